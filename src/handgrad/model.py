@@ -1,0 +1,144 @@
+"""``Sequential``: layers applied one after another, and back-propagated in reverse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._validation import as_input_array, check_int, describe
+from .layers import Layer
+from .parameter import Parameter
+
+if TYPE_CHECKING:
+    from .training import History
+
+
+class Sequential(Layer):
+    """A network that feeds each layer's output to the next.
+
+    ``forward`` runs ``A⁽ˡ⁾ = layerₗ(A⁽ˡ⁻¹⁾)`` from ``A⁽⁰⁾ = x``; ``backward`` runs the chain rule
+    the other way, ``dL/dA⁽ˡ⁻¹⁾ = layerₗ.backward(dL/dA⁽ˡ⁾)``, leaving each parameter's gradient
+    in its ``.grad``. Inputs are ``(batch, features)``. A Sequential is itself a layer, so networks
+    nest.
+    """
+
+    def __init__(self, layers: Iterable[Layer]):
+        try:
+            layers = list(layers)
+        except TypeError as exc:
+            raise TypeError(
+                f"layers must be a list of Layer objects, got {describe(layers)}"
+            ) from exc
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"layers[{i}] must be a Layer (e.g. hg.Dense, hg.ReLU), got {describe(layer)}"
+                )
+        self.layers = layers
+        dtypes = {str(p.data.dtype) for p in self.parameters()}
+        if len(dtypes) > 1:
+            raise ValueError(
+                f"all layers must share one dtype, got {sorted(dtypes)}; build every Dense with "
+                "the same dtype="
+            )
+
+    # The layer contract ------------------------------------------------------------------------
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """The network's output for a batch ``x`` of shape ``(batch, features)``."""
+        x = as_input_array(x, "x", ndim=2)
+        return self._forward(x)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        """dL/dx from dL/d(output); every parameter's ``.grad`` is filled on the way."""
+        grad = grad_out
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def backward_params(self, grad_out: np.ndarray) -> None:
+        """Like ``backward`` but stops at the first layer that has parameters, computing no dL/dx
+        for it: no one needs the gradient with respect to the data. For a dense first layer this
+        skips its largest matrix product."""
+        layers = self.layers
+        first = next((i for i, layer in enumerate(layers) if layer.parameters()), None)
+        if first is None:
+            return
+        grad = grad_out
+        for layer in layers[:first:-1]:
+            grad = layer.backward(grad)
+        layers[first].backward_params(grad)
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """``("<layer index>.<attribute>", Parameter)``, e.g. ``("0.weight", …)``."""
+        for i, layer in enumerate(self.layers):
+            for name, p in layer.named_parameters():
+                yield f"{i}.{name}", p
+
+    def train(self, mode: bool = True) -> Sequential:
+        self.training = bool(mode)
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    # Container ---------------------------------------------------------------------------------
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(self.layers[index])
+        return self.layers[index]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the parameters (float64 for a network without any)."""
+        params = self.parameters()
+        return params[0].data.dtype if params else np.dtype(np.float64)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"layers": [layer.get_config() for layer in self.layers]}
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential(\n{inner}\n)" if self.layers else "Sequential()"
+
+    # Training and inference --------------------------------------------------------------------
+
+    def fit(self, X, y, **kwargs) -> History:
+        """Train the network; see :func:`handgrad.training.fit` for the arguments."""
+        from .training import fit
+
+        return fit(self, X, y, **kwargs)
+
+    def predict(self, X, batch_size: int = 4096) -> np.ndarray:
+        """The network's output for every row of ``X``, in evaluation mode, ``batch_size`` rows at
+        a time. For a classifier these are the logits: ``argmax(axis=1)`` gives the classes."""
+        X = as_input_array(X, "X", ndim=2)
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        if len(X) == 0:
+            raise ValueError("X is empty: predict needs at least one row")
+        was_training = self.training
+        self.eval()
+        try:
+            if len(X) <= batch_size:
+                return self._forward(X)
+            first = self._forward(X[:batch_size])
+            out = np.empty((len(X), *first.shape[1:]), dtype=first.dtype)
+            out[:batch_size] = first
+            for start in range(batch_size, len(X), batch_size):
+                out[start : start + batch_size] = self._forward(X[start : start + batch_size])
+            return out
+        finally:
+            self.train(was_training)

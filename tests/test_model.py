@@ -1,0 +1,168 @@
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import handgrad as hg
+
+ACTS = [hg.ReLU, hg.Tanh, hg.Sigmoid, lambda: hg.LeakyReLU(0.1), hg.GELU, hg.Identity]
+
+
+def random_mlp(rng, sizes, dtype=np.float64):
+    layers = []
+    for i, (a, b) in enumerate(pairwise(sizes)):
+        layers.append(hg.Dense(a, b, rng=rng, dtype=dtype))
+        if i < len(sizes) - 2:
+            layers.append(ACTS[rng.integers(len(ACTS))]())
+    return hg.Sequential(layers)
+
+
+@given(depth=st.integers(1, 4), batch=st.integers(1, 16), seed=st.integers(0, 2**32 - 1))
+def test_random_mlp_gradients_match_finite_differences(depth, batch, seed):
+    rng = np.random.default_rng(seed)
+    sizes = list(rng.integers(1, 6, depth + 1))
+    model = random_mlp(rng, sizes)
+    x = rng.standard_normal((batch, sizes[0]))
+    report = hg.gradcheck(
+        model, x, hg.CrossEntropyLoss(), rng.integers(0, sizes[-1], batch), max_checks=100
+    )
+    assert report.passed, str(report)
+
+
+def test_forward_chains_the_layers(rng):
+    model = random_mlp(rng, [3, 4, 2])
+    x = rng.standard_normal((5, 3))
+    np.testing.assert_array_equal(model(x), model[2](model[1](model[0](x))))
+    np.testing.assert_array_equal(model.forward(x), model(x))
+
+
+def test_backward_returns_the_input_gradient_and_fills_every_parameter(rng):
+    model = random_mlp(rng, [3, 4, 4, 2])
+    x, g = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    model(x)
+    grad_in = model.backward(g)
+    expected = g
+    for layer in reversed(model.layers):
+        expected = layer.backward(expected)
+    np.testing.assert_array_equal(grad_in, expected)
+    assert all(p.grad.any() for p in model.parameters())
+
+
+def test_backward_params_gives_the_same_gradients_as_backward(rng):
+    model = hg.Sequential([hg.Tanh(), hg.Dense(3, 4, rng=rng), hg.ReLU(), hg.Dense(4, 2, rng=rng)])
+    x, g = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    model(x)
+    model.backward(g)
+    expected = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    model(x)
+    model.backward_params(g)
+    for p, e in zip(model.parameters(), expected):
+        np.testing.assert_array_equal(p.grad, e)
+
+
+def test_backward_params_skips_the_layers_before_the_first_parameter(rng):
+    calls = []
+
+    class Spy(hg.Identity):
+        def backward(self, grad_out):
+            calls.append("spy")
+            return super().backward(grad_out)
+
+    model = hg.Sequential([Spy(), hg.Dense(2, 2, rng=rng)])
+    model(np.ones((1, 2)))
+    model.backward_params(np.ones((1, 2)))
+    assert calls == []
+    model.backward(np.ones((1, 2)))
+    assert calls == ["spy"]
+
+
+def test_container_protocol(rng):
+    layers = [hg.Dense(2, 3, rng=rng), hg.ReLU(), hg.Dense(3, 1, rng=rng)]
+    model = hg.Sequential(layers)
+    assert len(model) == 3 and model[1] is layers[1] and list(model) == layers
+    assert isinstance(model[:2], hg.Sequential) and model[:2][0] is layers[0]
+    assert len(model.parameters()) == 4
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    for p in model.parameters():
+        p.grad[...] = 1
+    model.zero_grad()
+    assert not any(p.grad.any() for p in model.parameters())
+    assert "Dense(2→3)" in repr(model)
+
+
+def test_nested_sequential_is_a_layer(rng):
+    inner = hg.Sequential([hg.Dense(3, 3, rng=rng), hg.Tanh()])
+    model = hg.Sequential([inner, hg.Dense(3, 2, rng=rng)])
+    assert len(model.parameters()) == 4
+    assert hg.gradcheck(model, rng.standard_normal((4, 3))).passed
+
+
+def test_train_and_eval_reach_every_layer(rng):
+    model = hg.Sequential([hg.Dense(2, 2, rng=rng), hg.Sequential([hg.ReLU()])])
+    model.eval()
+    assert not model[0].training and not model[1][0].training
+    model.train()
+    assert model[1][0].training
+
+
+def test_predict_in_batches_equals_one_forward(rng):
+    model = random_mlp(rng, [4, 8, 3])
+    X = rng.standard_normal((103, 4))
+    np.testing.assert_allclose(model.predict(X, batch_size=10), model(X), rtol=1e-14)
+    assert model.training
+
+
+def test_float32_model_stays_float32(rng):
+    model = random_mlp(rng, [4, 8, 3], dtype=np.float32)
+    assert model.dtype == np.float32
+    assert model.predict(rng.standard_normal((5, 4))).dtype == np.float32
+    assert model.backward(np.ones((5, 3))).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: hg.Sequential([hg.Dense(2, 2), "relu"]),
+            TypeError,
+            r"layers\[1\] must be a Layer \(e.g. hg.Dense, hg.ReLU\), got 'relu' \(str\)",
+        ),
+        (lambda: hg.Sequential(5), TypeError, "layers must be a list of Layer objects"),
+        (
+            lambda: hg.Sequential([hg.Dense(2, 2), hg.Dense(2, 2, dtype=np.float32)]),
+            ValueError,
+            "all layers must share one dtype",
+        ),
+        (
+            lambda: hg.Sequential([hg.Dense(3, 2)])(np.ones((4, 2))),
+            ValueError,
+            r"Dense\(3→2\) expected 3 input features, i.e. shape \(batch, 3\), got shape \(4, 2\)",
+        ),
+        (
+            lambda: hg.Sequential([hg.Dense(2, 2)])(np.array([[1.0, np.nan]])),
+            ValueError,
+            r"x must be finite, got a NaN or infinite value at index \(0, 1\)",
+        ),
+        (
+            lambda: hg.Sequential([hg.Dense(2, 2)]).predict(np.ones((0, 2))),
+            ValueError,
+            "X is empty",
+        ),
+        (
+            lambda: hg.Sequential([hg.Dense(2, 2)]).predict(np.ones((3, 2)), batch_size=0),
+            ValueError,
+            "batch_size must be >= 1, got 0",
+        ),
+        (
+            lambda: hg.Sequential([hg.Dense(2, 2)]).predict(np.ones((3, 2, 1))),
+            ValueError,
+            r"X must be a 2-D array \(batch, features\), got shape \(3, 2, 1\)",
+        ),
+    ],
+)
+def test_bad_input_is_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
