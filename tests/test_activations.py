@@ -82,6 +82,16 @@ def test_erfc_matches_the_standard_library(values):
     np.testing.assert_allclose(erfc(values), expected, rtol=2e-13, atol=1e-300)
 
 
+def test_erfc_on_a_fine_grid_across_the_switch_between_methods():
+    x = np.linspace(-6, 26, 64001)
+    expected = np.array([math.erfc(v) for v in x])
+    np.testing.assert_allclose(erfc(x), expected, rtol=1e-13)
+    x32 = x[:20000].astype(np.float32)
+    expected32 = np.array([math.erfc(float(v)) for v in x32])
+    assert erfc(x32).dtype == np.float32
+    np.testing.assert_allclose(erfc(x32), expected32, rtol=2e-7, atol=1e-30)
+
+
 def test_relu_derivative_at_zero_is_zero():
     layer = hg.ReLU()
     layer(np.array([[0.0, -1.0, 2.0]]))

@@ -13,7 +13,11 @@ ACTS = [hg.ReLU, hg.Tanh, hg.Sigmoid, lambda: hg.LeakyReLU(0.1), hg.GELU, hg.Ide
 def random_mlp(rng, sizes, dtype=np.float64):
     layers = []
     for i, (a, b) in enumerate(pairwise(sizes)):
-        layers.append(hg.Dense(a, b, rng=rng, dtype=dtype))
+        dense = hg.Dense(a, b, rng=rng, dtype=dtype)
+        # Non-zero biases: with zero biases behind a dead ReLU, a pre-activation is exactly 0,
+        # on ReLU's kink, where no finite difference agrees with a one-sided derivative.
+        dense.bias.data[...] = rng.uniform(0.1, 0.5, b) * rng.choice([-1, 1], b)
+        layers.append(dense)
         if i < len(sizes) - 2:
             layers.append(ACTS[rng.integers(len(ACTS))]())
     return hg.Sequential(layers)

@@ -157,30 +157,31 @@ _INV_SQRT_2PI = 1 / np.sqrt(2 * np.pi)
 def erfc(x: np.ndarray) -> np.ndarray:
     """The complementary error function, to ~1e-13 relative in float64, in NumPy alone.
 
-    * ``|x| < 2.5``: ``erf(x) = (2x e^(−x²) / √π) · Σ_k (2x²)^k / (2k+1)!!``, a series of
+    * ``|x| < 1.5``: ``erf(x) = (2x e^(−x²) / √π) · Σ_k (2x²)^k / (2k+1)!!``, a series of
       positive terms (no cancellation), 40 terms, summed by Horner's rule; ``erfc = 1 − erf``.
-    * ``x ≥ 2.5``: the continued fraction
-      ``erfc(x) = e^(−x²)/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + …))))``, 40 levels.
-    * ``x ≤ −2.5``: ``erfc(x) = 2 − erfc(−x)``.
+    * ``x ≥ 1.5``: the continued fraction
+      ``erfc(x) = e^(−x²)/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + …))))``, 80 levels. Computing
+      ``1 − erf`` there would lose relative precision as erfc becomes small.
+    * ``x ≤ −1.5``: ``erfc(x) = 2 − erfc(−x)``.
     """
-    x = np.asarray(x)
+    given = np.asarray(x)
+    x = given.astype(np.float64)  # float32 too: 1 − erf would cancel away its few digits
     out = np.empty_like(x)
-    terms = 40 if x.dtype == np.float64 else 20
-    small = np.abs(x) < 2.5
+    small = np.abs(x) < 1.5
     xs = x[small]
     t = 2 * xs * xs
     s = np.ones_like(xs)
-    for k in range(terms, 0, -1):
+    for k in range(40, 0, -1):
         s = 1 + s * t / (2 * k + 1)
     out[small] = 1 - (2 / np.sqrt(np.pi)) * xs * np.exp(-xs * xs) * s
     big = ~small
     xb = np.abs(x[big])
     f = xb.copy()
-    for k in range(terms, 0, -1):
+    for k in range(80, 0, -1):
         f = xb + (k / 2) / f
     tail = np.exp(-xb * xb) / np.sqrt(np.pi) / f
     out[big] = np.where(x[big] > 0, tail, 2 - tail)
-    return out
+    return out.astype(given.dtype, copy=False) if given.dtype.kind == "f" else out
 
 
 class GELU(Activation):
