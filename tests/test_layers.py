@@ -96,45 +96,6 @@ def test_integer_input_is_accepted(rng):
 
 
 @pytest.mark.parametrize(
-    ("init", "check"),
-    [
-        ("he", lambda w, fi, fo: abs(w.std() - np.sqrt(2 / fi)) < 0.02 * np.sqrt(2 / fi)),
-        ("he_uniform", lambda w, fi, fo: np.abs(w).max() <= np.sqrt(6 / fi)),
-        ("glorot_uniform", lambda w, fi, fo: np.abs(w).max() <= np.sqrt(6 / (fi + fo))),
-        ("xavier_normal", lambda w, fi, fo: abs(w.std() - np.sqrt(2 / (fi + fo))) < 0.02 * 0.06),
-        ("zeros", lambda w, fi, fo: not w.any()),
-    ],
-)
-def test_initialisers_follow_their_distribution(init, check):
-    fan_in, fan_out = 400, 300
-    layer = hg.Dense(fan_in, fan_out, init=init, rng=0)
-    w = layer.weight.data
-    assert check(w, fan_in, fan_out)
-    assert not layer.bias.data.any()
-
-
-def test_uniform_initialisers_fill_their_range():
-    w = hg.Dense(400, 300, init="glorot_uniform", rng=0).weight.data
-    limit = np.sqrt(6 / 700)
-    assert np.abs(w).max() > 0.99 * limit
-    assert abs(w.std() - limit / np.sqrt(3)) < 0.01 * limit
-
-
-def test_same_seed_same_weights_and_float32_is_rounded_float64():
-    a = hg.Dense(5, 4, rng=42).weight.data
-    b = hg.Dense(5, 4, rng=np.random.default_rng(42)).weight.data
-    c = hg.Dense(5, 4, rng=42, dtype=np.float32).weight.data
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(c, a.astype(np.float32))
-    assert not np.array_equal(a, hg.Dense(5, 4, rng=43).weight.data)
-
-
-def test_callable_initialiser(rng):
-    layer = hg.Dense(2, 3, init=lambda shape, r: np.full(shape, 0.5))
-    assert np.all(layer.weight.data == 0.5)
-
-
-@pytest.mark.parametrize(
     ("call", "error", "message"),
     [
         (
@@ -230,3 +191,73 @@ def test_train_and_eval_modes():
     assert layer.training
     assert layer.eval() is layer and not layer.training
     assert layer.train().training
+
+
+def test_dropout_scales_survivors_and_is_unbiased():
+    layer = hg.Dropout(0.25, rng=0)
+    x = np.ones((400, 50))
+    y = layer(x)
+    assert set(np.unique(y)) == {0.0, 1 / 0.75}
+    assert abs((y == 0).mean() - 0.25) < 0.01
+    assert abs(y.mean() - 1) < 0.02
+
+
+def test_dropout_backward_uses_the_forward_mask(rng):
+    layer = hg.Dropout(0.5, rng=1)
+    x = rng.standard_normal((20, 6))
+    y = layer(x)
+    g = rng.standard_normal((20, 6))
+    np.testing.assert_array_equal(layer.backward(g), g * (y / x))
+
+
+def test_dropout_gradient_with_a_fixed_mask_matches_finite_differences(rng):
+    layer = hg.Dropout(0.3, rng=2)
+    x = rng.standard_normal((5, 4))
+    layer(x)
+    state = layer.rng.bit_generator.state
+
+    class Replay(hg.Layer):
+        """Re-draws the same mask on every forward, so finite differences see one function."""
+
+        def forward(self, x):
+            layer.rng.bit_generator.state = state
+            return layer.forward(x)
+
+        def backward(self, grad_out):
+            return layer.backward(grad_out)
+
+    assert hg.gradcheck(Replay(), x).passed
+
+
+def test_dropout_in_eval_mode_is_the_identity(rng):
+    layer = hg.Dropout(0.9, rng=0).eval()
+    x = rng.standard_normal((3, 4))
+    np.testing.assert_array_equal(layer(x), x)
+    np.testing.assert_array_equal(layer.backward(x), x)
+
+
+def test_predict_does_not_drop_and_fit_does(rng):
+    model = hg.Sequential([hg.Dense(4, 8, rng=0), hg.Dropout(0.5, rng=0), hg.Dense(8, 1, rng=1)])
+    X = rng.standard_normal((10, 4))
+    np.testing.assert_array_equal(model.predict(X), model.predict(X))
+    model.train()
+    assert not np.array_equal(model(X), model(X))
+
+
+def test_dropout_is_reproducible_from_its_seed(rng):
+    x = rng.standard_normal((8, 8))
+    assert np.array_equal(hg.Dropout(0.5, rng=3)(x), hg.Dropout(0.5, rng=3)(x))
+    assert hg.Dropout(0.5, rng=3)(x.astype(np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("p", "error", "message"),
+    [
+        (1.0, ValueError, r"p must be in \[0, 1\), got 1.0"),
+        (-0.1, ValueError, "got -0.1"),
+        ("0.5", TypeError, "p must be a probability"),
+    ],
+)
+def test_dropout_bad_p(p, error, message):
+    with pytest.raises(error, match=message):
+        hg.Dropout(p)

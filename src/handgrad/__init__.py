@@ -8,7 +8,7 @@
 
 from .activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .gradcheck import GradcheckReport, gradcheck
-from .layers import Dense, Layer
+from .layers import Dense, Dropout, Layer
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from .model import Sequential
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
@@ -26,6 +26,7 @@ __all__ = [
     "Callback",
     "CrossEntropyLoss",
     "Dense",
+    "Dropout",
     "GradcheckReport",
     "History",
     "Identity",

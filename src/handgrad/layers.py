@@ -199,3 +199,55 @@ class Dense(Layer):
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}→{self.n_out})"
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, each input is zeroed with probability ``p`` and the survivors
+    are scaled by ``1/(1 − p)``, so the expected output equals the input; in evaluation mode the
+    layer passes its input through unchanged.
+
+    Training: ``M_ij = [U_ij ≥ p] / (1 − p)`` with ``U ~ U[0, 1)`` drawn from ``rng``;
+    ``Y = X ⊙ M`` and ``dL/dX = dL/dY ⊙ M``. Evaluation: ``Y = X``, ``dL/dX = dL/dY``.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Probability of dropping each input.
+    rng : np.random.Generator, int or None
+        Source of the masks; give a seed for reproducible training.
+    """
+
+    def __init__(self, p: float = 0.5, *, rng: np.random.Generator | int | None = None):
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.floating)):
+            raise TypeError(f"p must be a probability in [0, 1), got {p!r}")
+        if not 0 <= p < 1:
+            raise ValueError(f"p must be in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = make_rng(rng)
+        self._mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_numeric_array(x, f"{self!r} input")
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
+        if not self.training or self.p == 0:
+            self._mask = np.ones((), dtype=x.dtype)  # backward passes the gradient through
+            return x.copy()
+        keep = self.rng.random(x.shape, dtype=x.dtype if x.dtype == np.float32 else np.float64)
+        mask = (keep >= self.p).astype(x.dtype)
+        mask *= x.dtype.type(1 / (1 - self.p))
+        self._mask = mask
+        return x * mask
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        mask = self._cached("_mask")
+        grad = as_numeric_array(grad_out, f"{self!r}.backward grad_out")
+        if mask.ndim and grad.shape != mask.shape:
+            raise ValueError(
+                f"{self!r}.backward expected grad_out of shape {mask.shape} "
+                f"(the shape of its last output), got {grad.shape}"
+            )
+        return (grad * mask).astype(mask.dtype, copy=False)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"p": self.p}
