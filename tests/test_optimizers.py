@@ -218,6 +218,16 @@ def test_state_dict_round_trip_continues_identically(problem):
     np.testing.assert_array_equal(p1.data, p2.data)
 
 
+def test_adam_betas_are_fixed_once_stepping(problem):
+    p = hg.Parameter(np.ones(5))
+    opt = hg.Adam([p])
+    opt.betas = (0.8, 0.99)
+    p.grad[...] = problem[0][0]
+    opt.step()
+    with pytest.raises(ValueError, match="betas cannot change once steps were taken"):
+        opt.betas = (0.9, 0.999)
+
+
 def test_state_dict_of_another_optimizer_is_refused():
     p = hg.Parameter(np.ones(2))
     with pytest.raises(ValueError, match="state_dict is for 'SGD', this optimizer is Adam"):

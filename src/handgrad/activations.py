@@ -15,6 +15,8 @@ import numpy as np
 from ._validation import as_numeric_array, check_real
 from .layers import Layer
 
+_BOOL = np.dtype(np.bool_)
+
 
 class Activation(Layer):
     """Base class for parameter-free activation layers."""
@@ -49,10 +51,11 @@ class ReLU(Activation):
     """
 
     def forward(self, x):
-        x = self._input(x)
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            x = self._input(x)
         # The mask lives in a reused buffer: multiplying by it in backward is cheaper than
         # comparing again, and reusing it avoids an allocation per step.
-        mask = np.greater(x, 0, out=self._scratch("mask", x.shape, np.bool_))
+        mask = np.greater(x, 0, out=self._scratch("mask", x.shape, _BOOL))
         self._cache = (mask, x.dtype)
         # Against an array of zeros, np.maximum takes a vectorised path ~3x faster than against 0.
         return np.maximum(x, self._scratch("zeros", x.shape, x.dtype, fill=0))
@@ -60,7 +63,7 @@ class ReLU(Activation):
     def backward(self, grad_out):
         mask, dtype = self._cached("_cache")
         grad = self._check_grad_out(grad_out, mask.shape, dtype)
-        return np.multiply(grad, mask, dtype=dtype)
+        return np.multiply(grad, mask)
 
 
 class LeakyReLU(Activation):
@@ -73,7 +76,7 @@ class LeakyReLU(Activation):
 
     def forward(self, x):
         x = self._input(x)
-        mask = np.greater(x, 0, out=self._scratch("mask", x.shape, np.bool_))
+        mask = np.greater(x, 0, out=self._scratch("mask", x.shape, _BOOL))
         self._cache = (mask, x.dtype)
         return np.where(mask, x, x * x.dtype.type(self.alpha))
 

@@ -13,6 +13,7 @@ Arrays a layer returns belong to the caller: a later call never writes into them
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,14 +92,24 @@ class Layer:
         nothing here. With ``fill``, a new buffer starts filled with that value (and must then
         never be written to). Only for values kept inside the layer, never for arrays it returns.
         """
+        views = self.__dict__.get("_scratch_views")
+        if views is not None:
+            view = views.get((key, shape, dtype))
+            if view is not None:
+                return view
+        else:
+            views = self.__dict__["_scratch_views"] = {}
         buffers = self.__dict__.setdefault("_scratch_buffers", {})
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buf = buffers.get(key)
         if buf is None or buf.size < size or buf.dtype != dtype:
             buf = buffers[key] = np.empty(size, dtype=dtype)
             if fill is not None:
                 buf.fill(fill)
-        return buf[:size].reshape(shape)
+            for stale in [k for k in views if k[0] == key]:  # views of the replaced buffer
+                del views[stale]
+        view = views[(key, shape, dtype)] = buf[:size].reshape(shape)
+        return view
 
     def _cached(self, name: str):
         """A value forward cached for backward, or a clear error if forward has not run."""
@@ -108,13 +119,20 @@ class Layer:
         return value
 
     def _check_grad_out(self, grad_out, expected_shape: tuple[int, ...], dtype) -> np.ndarray:
+        """``grad_out`` as an array of the last output's shape, in the layer's dtype."""
+        if (
+            type(grad_out) is np.ndarray
+            and grad_out.dtype == dtype
+            and grad_out.shape == expected_shape
+        ):
+            return grad_out  # the common case, checked without building any message
         grad = as_numeric_array(grad_out, f"{self!r}.backward grad_out")
         if grad.shape != expected_shape:
             raise ValueError(
                 f"{self!r}.backward expected grad_out of shape {expected_shape} "
                 f"(the shape of its last output), got {grad.shape}"
             )
-        return grad if grad.dtype == dtype else grad.astype(dtype)
+        return grad.astype(dtype)
 
 
 class Dense(Layer):
@@ -163,19 +181,24 @@ class Dense(Layer):
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        W = self.weight.data
+        if not (
+            type(x) is np.ndarray and x.dtype == W.dtype and x.ndim == 2 and x.shape[1] == self.n_in
+        ):
+            x = self._input(x, W.dtype)
+        z = np.dot(x, W)
+        z += self.bias.data
+        self._x = x
+        return z
+
+    def _input(self, x, dtype) -> np.ndarray:
         x = as_numeric_array(x, f"{self!r} input")
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise ValueError(
                 f"{self!r} expected {self.n_in} input features, i.e. shape (batch, {self.n_in}), "
                 f"got shape {x.shape}"
             )
-        W = self.weight.data
-        if x.dtype != W.dtype:
-            x = x.astype(W.dtype)
-        z = np.dot(x, W)
-        z += self.bias.data
-        self._x = x
-        return z
+        return x.astype(dtype, copy=False)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         dZ = self._param_grads(grad_out)
@@ -186,11 +209,12 @@ class Dense(Layer):
 
     def _param_grads(self, grad_out: np.ndarray) -> np.ndarray:
         x = self._cached("_x")
-        dZ = self._check_grad_out(grad_out, (x.shape[0], self.n_out), x.dtype)
+        n = x.shape[0]
+        dZ = self._check_grad_out(grad_out, (n, self.n_out), x.dtype)
         # np.dot, not np.matmul: with out= and a batch of 1, matmul skips BLAS and is ~7x slower.
         np.dot(x.T, dZ, out=self.weight.grad)  # dW = Xᵀ · dZ
         # A matrix-vector product with a ones vector is ~3x faster than dZ.sum(axis=0).
-        ones = self._scratch("ones", (x.shape[0],), x.dtype, fill=1)
+        ones = self._scratch("ones", (n,), x.dtype, fill=1)
         np.dot(ones, dZ, out=self.bias.grad)  # db = 1ᵀ · dZ
         return dZ
 

@@ -152,15 +152,19 @@ class CrossEntropyLoss(Loss):
     def _forward(self, pred, target):
         _check_rows("CrossEntropyLoss", pred, target)
         n = len(pred)
-        shifted = pred - pred.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
+        shifted = pred - np.maximum.reduce(pred, axis=1, keepdims=True)
+        # L_i = log Σ_c e^(z_ic − m_i) − Σ_c y_ic (z_ic − m_i), with Σ_c y_ic = 1 for labels
+        if target.ndim == 1:
+            picked = float(shifted[self._rows(n), target].sum())
+        else:
+            picked = float(np.vdot(target, shifted))
+        e = np.exp(shifted, out=shifted)
+        s = np.add.reduce(e, axis=1, keepdims=True)
         log_s = np.log(s)
         if target.ndim == 1:
-            picked = shifted[np.arange(n), target]
-            value = float(np.sum(log_s[:, 0] - picked)) / n
+            value = (float(log_s.sum()) - picked) / n
         else:
-            value = float(np.sum(target * (log_s - shifted))) / n
+            value = (float(np.vdot(target.sum(axis=1), log_s)) - picked) / n
         e /= s  # softmax, kept for backward
         self._cache = (e, target)
         return value
@@ -170,12 +174,20 @@ class CrossEntropyLoss(Loss):
         n = len(probs)
         # The softmax and the log in the loss cancel in the chain rule: dL/dz = (softmax − Y)/n.
         # This fused form is exact and never divides by a probability that underflowed to 0.
-        grad = probs / probs.dtype.type(n)
+        scale = probs.dtype.type(1 / n)
+        grad = probs * scale
         if target.ndim == 1:
-            grad[np.arange(n), target] -= probs.dtype.type(1 / n)
+            grad[self._rows(n), target] -= scale
         else:
-            grad -= target / probs.dtype.type(n)
+            grad -= target * scale
         return grad
+
+    def _rows(self, n: int) -> np.ndarray:
+        """``arange(n)``, kept between calls: it indexes the target class of each row."""
+        rows = self.__dict__.get("_arange")
+        if rows is None or len(rows) < n:
+            rows = self._arange = np.arange(max(n, 1))
+        return rows[:n]
 
 
 class BCEWithLogitsLoss(Loss):

@@ -141,6 +141,7 @@ class Optimizer:
                     )
                 arrays[key] = value.astype(group.dtype, copy=True)
             new_state.append(arrays)
+        self.t = 0
         for key, value in state["hyperparameters"].items():
             setattr(self, key, tuple(value) if isinstance(value, list) else value)
         self.t = int(state["t"])
@@ -207,6 +208,10 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba), with bias-corrected first and second moment estimates.
 
+    The state holds the moments divided by (1 − β₁) and (1 − β₂) (``exp_avg_scaled``,
+    ``exp_avg_sq_scaled``), which saves two passes over the parameters per step; the betas are
+    therefore fixed for the optimizer's lifetime.
+
     With ``amsgrad=True`` the denominator uses the running maximum of ``v`` (Reddi et al.).
     ``weight_decay`` adds ``λ·w`` to the gradient (L2 regularisation); for decoupled decay use
     :class:`AdamW`.
@@ -228,7 +233,7 @@ class Adam(Optimizer):
             beta1, beta2 = betas
         except (TypeError, ValueError) as exc:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {describe(betas)}") from exc
-        self.betas = (
+        self._betas = (
             check_in_range(beta1, "betas[0]", 0, 1),
             check_in_range(beta2, "betas[1]", 0, 1),
         )
@@ -237,6 +242,22 @@ class Adam(Optimizer):
         if not isinstance(amsgrad, (bool, np.bool_)):
             raise TypeError(f"amsgrad must be True or False, got {describe(amsgrad)}")
         self.amsgrad = bool(amsgrad)
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        """(β₁, β₂); fixed once steps were taken, since the stored moments are scaled by them."""
+        return self._betas
+
+    @betas.setter
+    def betas(self, value) -> None:
+        if self.t:
+            raise ValueError(
+                "betas cannot change once steps were taken: the moments depend on them"
+            )
+        self._betas = (
+            check_in_range(value[0], "betas[0]", 0, 1),
+            check_in_range(value[1], "betas[1]", 0, 1),
+        )
 
     def hyperparameters(self):
         return {
@@ -254,32 +275,28 @@ class Adam(Optimizer):
             w *= dt(1 - self.lr * self.weight_decay)
         else:
             g = self._with_weight_decay(w, g, self.weight_decay, state)
-        m = self._buffer(state, "exp_avg", w)
-        v = self._buffer(state, "exp_avg_sq", w)
+        # The moments are kept divided by (1 − β): m̃ = m / (1 − β₁), ṽ = v / (1 − β₂). Their
+        # updates then need no multiplication by (1 − β), one pass over the parameters fewer each:
+        #   m̃ ← β₁m̃ + g,   ṽ ← β₂ṽ + g²
+        m = self._buffer(state, "exp_avg_scaled", w)
+        v = self._buffer(state, "exp_avg_sq_scaled", w)
         tmp = self._buffer(state, "scratch", w)
-        # m ← m + (1 − β₁)(g − m), the same as β₁m + (1 − β₁)g
-        np.subtract(g, m, out=tmp)
-        tmp *= dt(1 - beta1)
-        m += tmp
-        # v ← β₂v + (1 − β₂)g²
+        m *= dt(beta1)
+        m += g
         v *= dt(beta2)
         np.multiply(g, g, out=tmp)
-        tmp *= dt(1 - beta2)
         v += tmp
         if self.amsgrad:
-            v = np.maximum(
-                self._buffer(state, "max_exp_avg_sq", w),
-                v,
-                out=self._buffer(state, "max_exp_avg_sq", w),
-            )
-        bias1 = 1 - beta1**self.t
-        bias2 = 1 - beta2**self.t
-        # denominator √(v / (1 − β₂ᵗ)) + ε, then w ← w − (η / (1 − β₁ᵗ)) · m / denominator
+            v_max = self._buffer(state, "max_exp_avg_sq_scaled", w)
+            v = np.maximum(v_max, v, out=v_max)
+        # With k = √((1 − β₂) / (1 − β₂ᵗ)), the step η/(1 − β₁ᵗ) · m / (√(v/(1 − β₂ᵗ)) + ε) is
+        #   c · m̃ / (√ṽ + ε/k),   c = η (1 − β₁) / ((1 − β₁ᵗ) k)
+        k = math.sqrt((1 - beta2) / (1 - beta2**self.t))
+        c = self.lr * (1 - beta1) / ((1 - beta1**self.t) * k)
         np.sqrt(v, out=tmp)
-        tmp *= dt(1 / math.sqrt(bias2))
-        tmp += dt(self.eps)
+        tmp += dt(self.eps / k)
         np.divide(m, tmp, out=tmp)
-        tmp *= dt(self.lr / bias1)
+        tmp *= dt(c)
         w -= tmp
 
 
