@@ -14,6 +14,8 @@ import numpy as np
 
 from ._validation import check_int, check_real, describe, make_rng
 
+__all__ = ["split_indices"]
+
 
 def check_fraction(value: Any, name: str) -> float:
     """``value`` as a float in the open interval (0, 1)."""
