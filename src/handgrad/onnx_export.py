@@ -84,10 +84,21 @@ if TYPE_CHECKING:
 MIN_OPSET = 9
 MAX_OPSET = 28
 
-# The first opset of the default domain that each IR version carries, as in onnx's version table.
-# The file gets the highest IR version whose first opset is <= its opset.
-_IR_VERSION_FIRST_OPSET = {4: 9, 5: 10, 6: 11, 7: 12, 8: 15, 9: 19, 10: 21, 11: 23, 12: 24, 13: 25,
-                           14: 28}  # fmt: skip
+# The first opset of the default domain that each IR version carries (onnx's version table); a
+# file gets the highest IR version whose first opset is at most its own.
+_FIRST_OPSET_OF_IR_VERSION = {
+    4: 9,
+    5: 10,
+    6: 11,
+    7: 12,
+    8: 15,
+    9: 19,
+    10: 21,
+    11: 23,
+    12: 24,
+    13: 25,
+    14: 28,
+}
 
 # Double-precision erfc, see the module docstring: below the split a series, above it a continued
 # fraction. The term counts are what float64 needs on each side of the split.
@@ -101,7 +112,7 @@ _TANH_GELU_C = 0.044715
 
 def ir_version_for(opset: int) -> int:
     """The lowest ONNX IR version that can carry ``opset`` of the default domain."""
-    return max(ir for ir, first in _IR_VERSION_FIRST_OPSET.items() if first <= opset)
+    return max(ir for ir, first in _FIRST_OPSET_OF_IR_VERSION.items() if first <= opset)
 
 
 def export_onnx(
