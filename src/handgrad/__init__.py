@@ -11,6 +11,7 @@ from .gradcheck import GradcheckReport, gradcheck
 from .layers import Dense, Dropout, Layer
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from .model import Sequential
+from .onnx_export import export_onnx
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .parameter import Parameter
 from .training import Callback, History, TrainingRun, fit
@@ -43,6 +44,7 @@ __all__ = [
     "Softmax",
     "Tanh",
     "TrainingRun",
+    "export_onnx",
     "fit",
     "gradcheck",
 ]
