@@ -6,45 +6,79 @@
 (2, 3)
 """
 
+from . import datasets
 from .activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .callbacks import (
+    Callback,
+    Checkpoint,
+    CosineLR,
+    EarlyStopping,
+    ExponentialLR,
+    History,
+    LRSchedule,
+    ProgressBar,
+    StepLR,
+    WarmupLR,
+)
+from .errors import ModelFileError
 from .gradcheck import GradcheckReport, gradcheck
+from .io import load, register_layer, save
 from .layers import Dense, Dropout, Layer
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from .metrics import Accuracy, MeanAbsoluteError, Metric, R2Score
 from .model import Sequential
 from .onnx_export import export_onnx
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .parameter import Parameter
-from .training import Callback, History, TrainingRun, fit
+from .training import TrainingRun, evaluate, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GELU",
     "SGD",
+    "Accuracy",
     "Adam",
     "AdamW",
     "BCEWithLogitsLoss",
     "Callback",
+    "Checkpoint",
+    "CosineLR",
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
+    "EarlyStopping",
+    "ExponentialLR",
     "GradcheckReport",
     "History",
     "Identity",
+    "LRSchedule",
     "Layer",
     "LeakyReLU",
     "Loss",
     "MSELoss",
+    "MeanAbsoluteError",
+    "Metric",
+    "ModelFileError",
     "Optimizer",
     "Parameter",
+    "ProgressBar",
+    "R2Score",
     "RMSprop",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "StepLR",
     "Tanh",
     "TrainingRun",
+    "WarmupLR",
+    "datasets",
+    "evaluate",
     "export_onnx",
     "fit",
     "gradcheck",
+    "load",
+    "register_layer",
+    "save",
 ]

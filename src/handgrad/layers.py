@@ -78,6 +78,11 @@ class Layer:
         """The constructor arguments that rebuild this layer's architecture (not its weights)."""
         return {}
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """A new layer of this architecture (its weights are set separately, e.g. by ``load``)."""
+        return cls(**config)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
@@ -220,6 +225,10 @@ class Dense(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {"n_in": self.n_in, "n_out": self.n_out, "dtype": str(self.weight.data.dtype)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Dense:
+        return cls(**config, init="zeros")  # the weights are about to be overwritten
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}→{self.n_out})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,7 +13,7 @@ from .layers import Layer
 from .parameter import Parameter
 
 if TYPE_CHECKING:
-    from .training import History
+    from .callbacks import History
 
 
 class Sequential(Layer):
@@ -37,6 +38,8 @@ class Sequential(Layer):
                     f"layers[{i}] must be a Layer (e.g. hg.Dense, hg.ReLU), got {describe(layer)}"
                 )
         self.layers = layers
+        #: JSON-serialisable facts kept with the model in its file (e.g. class names).
+        self.metadata: dict[str, Any] = {}
         dtypes = {str(p.data.dtype) for p in self.parameters()}
         if len(dtypes) > 1:
             raise ValueError(
@@ -122,6 +125,45 @@ class Sequential(Layer):
 
         return fit(self, X, y, **kwargs)
 
+    def evaluate(self, X, y, **kwargs) -> dict[str, float]:
+        """Loss and metrics on ``(X, y)``; see :func:`handgrad.training.evaluate`."""
+        from .training import evaluate
+
+        return evaluate(self, X, y, **kwargs)
+
+    def save(self, path, *, metadata=None) -> None:
+        """Write architecture and weights to ``path`` (safetensors); see :func:`handgrad.save`."""
+        from .io import save
+
+        save(self, path, metadata=metadata)
+
+    def summary(self, input_features: int | None = None) -> ModelSummary:
+        """A table of the layers, their output shapes and parameter counts, and the total.
+
+        The output shapes come from one row of zeros run through the network in evaluation mode;
+        ``input_features`` is needed only when no layer says how many inputs it takes.
+        """
+        if input_features is None:
+            input_features = _input_features(self)
+            if input_features is None:
+                raise ValueError(
+                    "summary() cannot tell the number of input features from the layers; "
+                    "pass input_features="
+                )
+        input_features = check_int(input_features, "input_features", minimum=1)
+        rows = []
+        was_training = self.training
+        self.eval()
+        try:
+            x = np.zeros((1, input_features), dtype=self.dtype)
+            for path, layer in _leaves(self):
+                x = layer.forward(x)
+                count = sum(p.data.size for p in layer.parameters())
+                rows.append((path, repr(layer), ("batch", *x.shape[1:]), count))
+        finally:
+            self.train(was_training)
+        return ModelSummary(tuple(rows), input_features, str(self.dtype))
+
     def predict(self, X, batch_size: int = 4096) -> np.ndarray:
         """The network's output for every row of ``X``, in evaluation mode, ``batch_size`` rows at
         a time. For a classifier these are the logits: ``argmax(axis=1)`` gives the classes."""
@@ -142,3 +184,55 @@ class Sequential(Layer):
             return out
         finally:
             self.train(was_training)
+
+
+def _leaves(layer: Layer, prefix: str = ""):
+    """``(index path, layer)`` for every layer that is not a Sequential, in order."""
+    for i, sub in enumerate(layer):
+        if isinstance(sub, Sequential):
+            yield from _leaves(sub, f"{prefix}{i}.")
+        else:
+            yield f"{prefix}{i}", sub
+
+
+def _input_features(model: Sequential) -> int | None:
+    for _, layer in _leaves(model):
+        n_in = getattr(layer, "n_in", None)
+        if isinstance(n_in, int):
+            return n_in
+        if layer.parameters():
+            return None  # a layer with weights but no n_in: its input size is unknown
+    return None
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What ``Sequential.summary()`` returns; prints as a table."""
+
+    rows: tuple[tuple[str, str, tuple, int], ...]
+    input_features: int
+    dtype: str
+
+    @property
+    def total_params(self) -> int:
+        return sum(row[3] for row in self.rows)
+
+    def __str__(self) -> str:
+        table = [("#", "layer", "output shape", "parameters")]
+        table += [
+            (i, name, str(shape).replace("'", ""), f"{n:,}") for i, name, shape, n in self.rows
+        ]
+        widths = [max(len(r[c]) for r in table) for c in range(4)]
+
+        def line(r):
+            return "  ".join(
+                r[c].rjust(widths[c]) if c == 3 else r[c].ljust(widths[c]) for c in range(4)
+            )
+
+        rule = "-" * len(line(table[0]))
+        out = [f"input: (batch, {self.input_features}), {self.dtype}", line(table[0]), rule]
+        out += [line(r) for r in table[1:]]
+        out += [rule, f"total parameters: {self.total_params:,}"]
+        return "\n".join(out)
+
+    __repr__ = __str__

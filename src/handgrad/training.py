@@ -1,4 +1,4 @@
-"""The training loop, kept apart from the model: mini-batches, callbacks and the History.
+"""The training loop, kept apart from the model: mini-batches, validation, metrics, callbacks.
 
 One step of ``fit`` on a batch ``(X_b, y_b)``::
 
@@ -7,10 +7,15 @@ One step of ``fit`` on a batch ``(X_b, y_b)``::
     dP = loss.backward()                    dL/dP
     model.backward_params(dP)               every parameter's .grad (no dL/dX for the data)
     optimizer.step()                        w ← update(w, .grad)
+
+The data are never copied: each batch's rows are gathered into a buffer reused across steps, and a
+validation split is a set of row indices into the same array.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,63 +23,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._validation import as_input_array, check_int, describe, make_rng
-from .losses import Loss
+from .callbacks import Callback, History, ProgressBar
+from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss
+from .metrics import Metric, make_metrics
 from .optimizers import Optimizer
+from .splits import check_fraction, split_indices
 
 if TYPE_CHECKING:
     from .model import Sequential
 
-
-class Callback:
-    """Hooks called by ``fit``; override the ones you need. Each receives the :class:`TrainingRun`.
-
-    Order: ``on_train_begin``, then per epoch ``on_epoch_begin``, ``on_batch_end`` after every
-    optimizer step, ``on_epoch_end`` (``run.logs`` then holds the epoch's figures), and finally
-    ``on_train_end``. Setting ``run.stop = True`` ends training after the current batch.
-    """
-
-    def on_train_begin(self, run: TrainingRun) -> None: ...
-
-    def on_epoch_begin(self, run: TrainingRun) -> None: ...
-
-    def on_batch_end(self, run: TrainingRun) -> None: ...
-
-    def on_epoch_end(self, run: TrainingRun) -> None: ...
-
-    def on_train_end(self, run: TrainingRun) -> None: ...
-
-
-class History(Callback):
-    """What ``fit`` returns: the figures of every epoch.
-
-    ``history.history["loss"][e]`` (or ``history["loss"][e]``, or ``history.loss[e]``) is the mean
-    training loss over the samples of epoch ``e``, measured during the epoch's steps.
-    """
-
-    def __init__(self):
-        self.history: dict[str, list[float]] = {}
-        self.epochs: list[int] = []
-
-    def on_epoch_end(self, run: TrainingRun) -> None:
-        self.epochs.append(run.epoch)
-        for key, value in run.logs.items():
-            self.history.setdefault(key, []).append(value)
-
-    def __getitem__(self, key: str) -> list[float]:
-        return self.history[key]
-
-    def __getattr__(self, key: str) -> list[float]:
-        history = self.__dict__.get("history", {})
-        if key in history:
-            return history[key]
-        raise AttributeError(f"History has no {key!r}; it has {sorted(history)}")
-
-    def __len__(self) -> int:
-        return len(self.epochs)
-
-    def __repr__(self) -> str:
-        last = {k: round(v[-1], 6) for k, v in self.history.items()}
-        return f"History(epochs={len(self.epochs)}, last={last})"
+#: Rows per forward pass when evaluating (no gradients are kept, so larger batches are cheap).
+EVAL_BATCH_SIZE = 1024
 
 
 @dataclass
@@ -88,9 +47,13 @@ class TrainingRun:
     batch_size: int
     n_samples: int
     history: History
+    rng: np.random.Generator
+    callbacks: list[Callback] = field(default_factory=list)
+    has_validation: bool = False
     epoch: int = 0
     batch: int = 0
     batch_loss: float = float("nan")
+    running_loss: float = float("nan")
     logs: dict[str, float] = field(default_factory=dict)
     stop: bool = False
 
@@ -134,7 +97,12 @@ def fit(
     batch_size: int = 32,
     shuffle: bool = True,
     seed: int | np.random.Generator | None = None,
+    validation_data: tuple[Any, Any] | None = None,
+    validation_split: float = 0.0,
+    metrics: str | Sequence[str | Metric] | None = "auto",
     callbacks: Sequence[Callback] = (),
+    verbose: int = 0,
+    resume_from: str | os.PathLike | None = None,
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent.
 
@@ -150,19 +118,33 @@ def fit(
     epochs, batch_size : int
         Passes over the data, and rows per step (the last batch of an epoch may be smaller).
     shuffle : bool
-        Draw a new order of the rows every epoch.
+        Draw a new order of the training rows every epoch.
     seed : int, Generator or None
-        Source of the shuffling; the same seed (and the same initial weights) gives bit-identical
-        weights after training.
+        Source of the shuffling and of the validation split; the same seed (and the same initial
+        weights) gives bit-identical weights after training.
+    validation_data : (X_val, y_val), optional
+        Data evaluated (in evaluation mode) after every epoch: ``val_loss`` and ``val_<metric>``.
+    validation_split : float in [0, 1)
+        Instead of ``validation_data``: this share of the rows, drawn at random with ``seed`` and
+        stratified by class for classification losses, is held out for validation.
+    metrics : "auto", None, or a list of names ("accuracy", "mae", "r2") or Metric objects
+        "auto" is accuracy for classification losses and MAE and R² for ``MSELoss``.
     callbacks : list of Callback
-        Called at the points described in :class:`Callback`.
+        E.g. ``EarlyStopping``, a learning-rate schedule, ``Checkpoint``.
+    verbose : 0, 1 or 2
+        0 silent; 1 a progress bar per epoch (one line per epoch when the output is not a
+        terminal); 2 one line per epoch.
+    resume_from : path, optional
+        A checkpoint written by ``Checkpoint``: the weights, optimizer state, random state, history
+        and callback state are restored and training continues after the checkpoint's epoch, so the
+        final weights equal those of an uninterrupted run.
 
     Returns
     -------
     History
-        ``history["loss"]``: the mean training loss of each epoch.
+        ``history["loss"]``, ``history["val_loss"]``, the metrics, ``lr`` and ``time`` per epoch.
     """
-    X, y = _check_data(X, y)
+    X, y = _check_data(X, y, "X", "y")
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a Loss such as hg.CrossEntropyLoss(), got {describe(loss)}")
     if not isinstance(optimizer, Optimizer):
@@ -171,50 +153,173 @@ def fit(
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be True or False, got {describe(shuffle)}")
+    verbose = check_int(verbose, "verbose", minimum=0)
+    if verbose > 2:
+        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
     rng = make_rng(seed, "seed")
     _check_optimizer_holds(model, optimizer)
     dtype = model.dtype
     y = loss.check_target(y, _output_shape(model, X), dtype)
-
-    n = len(X)
-    batch_size = min(batch_size, n)
-    history = History()
-    callbacks = [history, *callbacks]
-    for cb in callbacks:
+    metric_objs = make_metrics(metrics, loss)
+    user_callbacks = list(callbacks)
+    for cb in user_callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback objects, got {describe(cb)}")
-    run = TrainingRun(model, loss, optimizer, epochs, batch_size, n, history)
-    gather = BatchGatherer(X, batch_size, dtype)
 
+    train_idx, validation = _validation(
+        model, X, y, loss, validation_data, validation_split, rng, dtype
+    )
+    n = len(X) if train_idx is None else len(train_idx)
+    batch_size = min(batch_size, n)
+    history = History()
+    run = TrainingRun(model, loss, optimizer, epochs, batch_size, n, history, rng)
+    run.has_validation = validation is not None
+    run.callbacks = [history, *user_callbacks]
+    if verbose:
+        run.callbacks.append(ProgressBar(verbose))
+    start_epoch = 0
+    if resume_from is not None:
+        from .io import restore_checkpoint
+
+        start_epoch = restore_checkpoint(resume_from, run)
+
+    gather = BatchGatherer(X, batch_size, dtype)
+    forward, backward = model._forward, model.backward_params
+    loss_forward, loss_backward, step = loss._forward, loss.backward, optimizer.step
+
+    was_training = model.training
     model.train()
-    _notify(callbacks, "on_train_begin", run)
-    for epoch in range(epochs):
+    _notify(run.callbacks, "on_train_begin", run)
+    for epoch in range(start_epoch, epochs):
         run.epoch = epoch
         run.logs = {}
-        _notify(callbacks, "on_epoch_begin", run)
-        order = rng.permutation(n) if shuffle else np.arange(n)
+        started = time.perf_counter()
+        _notify(run.callbacks, "on_epoch_begin", run)
+        if train_idx is None:
+            order = rng.permutation(n) if shuffle else np.arange(n)
+        else:
+            order = train_idx[rng.permutation(n)] if shuffle else train_idx
+        for m in metric_objs:
+            m.reset()
         total = 0.0
         seen = 0
         for batch, start in enumerate(range(0, n, batch_size)):
             run.batch = batch
             idx = order[start : start + batch_size]
-            xb = gather(idx)
             yb = np.take(y, idx, axis=0)
-            value = loss._forward(model._forward(xb), yb)
-            model.backward_params(loss.backward())
-            optimizer.step()
+            out = forward(gather(idx))
+            value = loss_forward(out, yb)
+            backward(loss_backward())
+            step()
+            for m in metric_objs:
+                m.update(out, yb)
             total += value * len(idx)
             seen += len(idx)
             run.batch_loss = value
-            _notify(callbacks, "on_batch_end", run)
+            run.running_loss = total / seen
+            _notify(run.callbacks, "on_batch_end", run)
             if run.stop:
                 break
         run.logs["loss"] = total / seen
-        _notify(callbacks, "on_epoch_end", run)
+        run.logs.update({m.name: m.result() for m in metric_objs})
+        if validation is not None:
+            X_val, y_val = validation
+            scores = _evaluate(model, X_val, y_val, loss, metric_objs)
+            run.logs.update({f"val_{k}": v for k, v in scores.items()})
+            model.train()
+        run.logs["lr"] = optimizer.lr
+        run.logs["time"] = time.perf_counter() - started
+        _notify(run.callbacks, "on_epoch_end", run)
         if run.stop:
             break
-    _notify(callbacks, "on_train_end", run)
+    _notify(run.callbacks, "on_train_end", run)
+    model.train(was_training)
     return history
+
+
+def evaluate(
+    model: Sequential,
+    X,
+    y,
+    *,
+    loss: Loss,
+    metrics: str | Sequence[str | Metric] | None = "auto",
+    batch_size: int = EVAL_BATCH_SIZE,
+) -> dict[str, float]:
+    """The mean loss and the metrics of ``model`` on ``(X, y)``, in evaluation mode.
+
+    Returns ``{"loss": …, "accuracy": …}`` (the metrics as in :func:`fit`).
+    """
+    X, y = _check_data(X, y, "X", "y")
+    if not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a Loss such as hg.CrossEntropyLoss(), got {describe(loss)}")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    y = loss.check_target(y, _output_shape(model, X), model.dtype)
+    was_training = model.training
+    try:
+        return _evaluate(model, X, y, loss, make_metrics(metrics, loss), batch_size)
+    finally:
+        model.train(was_training)
+
+
+def _evaluate(model, X, y, loss, metric_objs, batch_size=EVAL_BATCH_SIZE) -> dict[str, float]:
+    """Loss and metrics over (X, y) in evaluation mode; X may be an (array, row indices) pair."""
+    model.eval()
+    rows = None
+    if isinstance(X, tuple):
+        X, rows = X
+    n = len(X) if rows is None else len(rows)
+    for m in metric_objs:
+        m.reset()
+    total = 0.0
+    for start in range(0, n, batch_size):
+        if rows is None:
+            xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+        else:
+            idx = rows[start : start + batch_size]
+            xb, yb = np.take(X, idx, axis=0), np.take(y, idx, axis=0)
+        out = model._forward(xb)
+        total += loss._forward(out, yb) * len(xb)
+        for m in metric_objs:
+            m.update(out, yb)
+    return {"loss": total / n, **{m.name: m.result() for m in metric_objs}}
+
+
+def _validation(model, X, y, loss, validation_data, validation_split, rng, dtype):
+    """``(train_idx or None, validation or None)``; validation is ``(X_val, y_val)`` where X_val
+    may be ``(X, held_out_idx)`` so that a split never copies the data."""
+    if validation_data is not None and validation_split:
+        raise ValueError("give validation_data or validation_split, not both")
+    if validation_data is not None:
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"validation_data must be a pair (X_val, y_val), got {describe(validation_data)}"
+            ) from exc
+        X_val, y_val = _check_data(X_val, y_val, "validation_data X", "validation_data y")
+        if X_val.shape[1:] != X.shape[1:]:
+            raise ValueError(
+                f"validation_data X must have rows like X, shape (n, {X.shape[1]}), "
+                f"got {X_val.shape}"
+            )
+        return None, (X_val, loss.check_target(y_val, _output_shape(model, X_val), dtype))
+    if not validation_split:
+        return None, None
+    fraction = check_fraction(validation_split, "validation_split")
+    if len(X) < 2:
+        raise ValueError(f"validation_split needs at least 2 samples, got {len(X)}")
+    keep, held = split_indices(len(X), fraction, rng, stratify=_strata(loss, y))
+    return keep, ((X, held), y)
+
+
+def _strata(loss: Loss, y: np.ndarray) -> np.ndarray | None:
+    """Class labels to stratify a validation split by, for classification losses."""
+    if isinstance(loss, CrossEntropyLoss):
+        return y if y.ndim == 1 else y.argmax(axis=1)
+    if isinstance(loss, BCEWithLogitsLoss) and y.shape[1] == 1:
+        return y[:, 0] > 0.5
+    return None
 
 
 def _notify(callbacks: list[Callback], hook: str, run: TrainingRun) -> None:
@@ -222,15 +327,17 @@ def _notify(callbacks: list[Callback], hook: str, run: TrainingRun) -> None:
         getattr(cb, hook)(run)
 
 
-def _check_data(X, y) -> tuple[Any, np.ndarray]:
-    X = as_input_array(X, "X", ndim=2)
-    y = as_input_array(y, "y", finite=False)
+def _check_data(X, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    X = as_input_array(X, x_name, ndim=2)
+    y = as_input_array(y, y_name, finite=False)
     if y.ndim == 0:
-        raise ValueError(f"y must have one target per row of X, got a scalar {y!r}")
+        raise ValueError(f"{y_name} must have one target per row of {x_name}, got a scalar {y!r}")
     if len(X) != len(y):
-        raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
+        raise ValueError(
+            f"{x_name} and {y_name} must have the same number of rows, got {len(X)} and {len(y)}"
+        )
     if len(X) == 0:
-        raise ValueError("X is empty: fit needs at least one sample")
+        raise ValueError(f"{x_name} is empty: it needs at least one sample")
     return X, y
 
 
