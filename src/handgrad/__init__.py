@@ -7,6 +7,7 @@
 """
 
 from .activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .diagnostics import diagnose
 from .gradcheck import GradcheckReport, gradcheck
 from .layers import Dense, Dropout, Layer
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
@@ -43,6 +44,7 @@ __all__ = [
     "Softmax",
     "Tanh",
     "TrainingRun",
+    "diagnose",
     "fit",
     "gradcheck",
 ]
