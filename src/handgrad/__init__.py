@@ -14,6 +14,7 @@ from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from .model import Sequential
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .parameter import Parameter
+from .trace import Trace, trace
 from .training import Callback, History, TrainingRun, fit
 
 __version__ = "0.1.0"
@@ -43,8 +44,10 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "Trace",
     "TrainingRun",
     "diagnose",
     "fit",
     "gradcheck",
+    "trace",
 ]
