@@ -1,5 +1,8 @@
 """hg.trace: the numbers are the library's own, the formulas are there, the model is untouched."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,6 +12,7 @@ import handgrad as hg
 from handgrad import notebook
 from handgrad.trace import seed_trace
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "trace_walkthrough.py"
 TOL = dict(rtol=0, atol=1e-12)
 
 
@@ -459,3 +463,29 @@ def test_a_layer_that_returns_no_array_is_named(rng):
     with pytest.raises(TypeError, match=r"Lists.forward must return an ndarray \(its output\)"):
         hg.trace(model, rng.standard_normal((2, 3)), np.zeros((2, 1)), hg.MSELoss())
     assert "forward" not in vars(model[1])
+
+
+# The walk-through ----------------------------------------------------------------------------
+
+
+def load_example():
+    spec = importlib.util.spec_from_file_location("trace_walkthrough_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("argv", [["--synthetic"], []])
+def test_the_walkthrough_runs_and_finds_what_it_says(argv, tmp_path, capsys):
+    if not argv:
+        pytest.importorskip("sklearn")  # installed by the dev extra, so CI runs this
+    figures = load_example().main([*argv, "--html", str(tmp_path / "step.html")])
+    out = capsys.readouterr().out
+    assert figures["data"] == ("synthetic" if argv else "digits")
+    assert "[[3.99  3.29  2.59]]" in out and "[[-6.188368]]" in out
+    assert figures["accuracy"] > 0.9
+    assert figures["before"].healthy and figures["after"].healthy
+    broken = figures["broken"]
+    assert broken["1"].flags == ("dead",) and broken["1"].dead_fraction == 1.0
+    assert broken["0"].flags == ("vanishing",) and broken["0"].grad_norm == 0.0
+    assert (tmp_path / "step.html").read_text("utf-8").startswith("<!DOCTYPE html>")
