@@ -109,8 +109,12 @@ def _align(column: list[str]) -> list[str]:
 
 
 def matrix_text(value: np.ndarray, **options) -> str:
-    """An array as aligned text: ``[[1  2]\\n [3  4]]`` (a scalar is just its number)."""
-    opts = options.pop("_opts", None) or _Options.make(**options)
+    """An array as aligned text: ``[[1  2]\\n [3  4]]`` (a scalar is just its number);
+    the options are those of :func:`render_text`."""
+    return _matrix_text(value, _Options.make(**options))
+
+
+def _matrix_text(value: np.ndarray, opts: _Options) -> str:
     a = np.asarray(value)
     if a.ndim == 0:
         return _format(a[()], max(opts.precision, 10))
@@ -142,9 +146,9 @@ def _elided_note(term: Term, opts: _Options) -> str:
 def _term_text(term: Term, opts: _Options, indent: str) -> str:
     note = f" [{term.note}]" if term.note else ""
     if term.value.ndim == 0:
-        return f"{indent}{term.symbol}{note} = {matrix_text(term.value, _opts=opts)}"
+        return f"{indent}{term.symbol}{note} = {_matrix_text(term.value, opts)}"
     head = f"{indent}{term.symbol}{note} {_shape(term.shape)}{_elided_note(term, opts)} ="
-    body = matrix_text(term.value, _opts=opts)
+    body = _matrix_text(term.value, opts)
     if "\n" not in body and len(head) + len(body) < 100:
         return f"{head} {body}"
     return head + "\n" + "\n".join(indent + "  " + line for line in body.split("\n"))
