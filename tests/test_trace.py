@@ -413,6 +413,17 @@ def test_a_shared_layer_is_traced_at_each_place(rng):
     np.testing.assert_array_equal(step["A2"], model(x))
 
 
+def test_a_network_without_parameters_has_no_update(rng):
+    x = rng.standard_normal((2, 3))
+    step = hg.trace(hg.Sequential([hg.Tanh()]), x, np.zeros((2, 3)), hg.MSELoss(), lr=0.1)
+    assert step.phase("update") == () and step.lr == 0.1
+    np.testing.assert_array_equal(step["A0′"], np.tanh(x))  # no layer numbered yet
+    assert "update: none (the network has no parameters)" in step.to_text()
+    empty = hg.trace(hg.Sequential([]), x, np.zeros((2, 3)), hg.MSELoss(), lr=0.1)
+    assert [e.phase for e in empty.entries] == ["forward", "loss", "loss", "loss"]
+    np.testing.assert_array_equal(empty["dL/dp"], x / 6)
+
+
 # The Trace object ----------------------------------------------------------------------------
 
 

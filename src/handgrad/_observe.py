@@ -169,7 +169,7 @@ def observe_step(
             grad_pred=_copy(grad_pred),
             lr=lr,
         )
-        if lr is not None:
+        if lr is not None and params:  # a network without parameters has nothing to update
             where = {}
             for path, layer in positions:
                 for name, p in layer.named_parameters():

@@ -188,9 +188,12 @@ def render_entries_text(entries: Sequence[Entry], **options) -> str:
 def _summary(trace: Trace) -> list[tuple[str, str]]:
     samples = f"{trace.n_samples} sample" + ("s" if trace.n_samples != 1 else "")
     mode = "training mode" if trace.training else "evaluation mode"
-    update = (
-        f"θ ← θ − {trace.lr:g} · dL/dθ (hg.SGD)" if trace.lr is not None else "none (no lr given)"
-    )
+    if trace.lr is None:
+        update = "none (no lr given)"
+    elif not trace.phase("update"):
+        update = "none (the network has no parameters)"
+    else:
+        update = f"θ ← θ − {trace.lr:g} · dL/dθ (hg.SGD)"
     return [
         ("model", " → ".join(f"[{p}] {r}" for p, r in trace.layers) or "no layers"),
         ("loss", f"{trace.loss}, L = {trace.loss_value:.10g}"),
