@@ -20,6 +20,7 @@ from .callbacks import (
     StepLR,
     WarmupLR,
 )
+from .diagnostics import diagnose
 from .errors import ModelFileError
 from .gradcheck import GradcheckReport, gradcheck
 from .io import load, register_layer, save
@@ -30,6 +31,7 @@ from .model import Sequential
 from .onnx_export import export_onnx
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from .parameter import Parameter
+from .trace import Trace, trace
 from .training import TrainingRun, evaluate, fit
 
 __version__ = "0.1.0"
@@ -71,9 +73,11 @@ __all__ = [
     "Softmax",
     "StepLR",
     "Tanh",
+    "Trace",
     "TrainingRun",
     "WarmupLR",
     "datasets",
+    "diagnose",
     "evaluate",
     "export_onnx",
     "fit",
@@ -81,4 +85,5 @@ __all__ = [
     "load",
     "register_layer",
     "save",
+    "trace",
 ]

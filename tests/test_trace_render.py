@@ -1,0 +1,194 @@
+"""Renderings of a trace: aligned text, Markdown, and one self-contained, well-formed HTML page."""
+
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+import handgrad as hg
+from handgrad.trace import seed_trace
+from handgrad.trace_render import matrix_text, render_entries_text
+
+VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "wbr", "source"}
+
+
+class TagChecker(HTMLParser):
+    """Records every tag, and fails on a closing tag that does not close the innermost open one."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.tags, self.text, self.errors = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(page):
+    checker = TagChecker()
+    checker.feed(page)
+    checker.close()
+    return checker
+
+
+class Weird(hg.Identity):
+    """A layer whose name needs escaping in HTML and in Markdown."""
+
+    def forward(self, x):  # rewritten, so the trace knows no formula for it
+        return super().forward(x)
+
+    def __repr__(self):
+        return "<script>alert('*x*')</script>"
+
+
+def test_seed_trace_text_shows_the_notebooks_figures_aligned():
+    text = seed_trace(lr=0.01).to_text()
+    assert "Z1 (1, 3) = [[3.99  3.29  2.59]]" in text
+    assert "Z2 (1, 2) = [[5.4552  6.4972]]" in text
+    assert "Z3 (1, 1) = [[7.188368]]" in text
+    assert "error (1, 1) = [[-6.188368]]" in text
+    assert "L = 19.14794925" in text
+    assert "dL/dp [= dL/dA3] (1, 1) = [[6.188368]]" in text
+    assert (
+        "    W1 [0.weight] (3, 3) =\n      [[0.3   0.2   0.4 ]\n       [0.34  0.23  0.43]\n" in text
+    )
+    assert "dL/dW3 [4.weight.grad] (2, 1) =\n      [[33.75879]\n       [40.20706]]" in text
+    assert "Loss w.r.t. pre-activation neuron output (Z)" in text
+    assert "layer 4 Dense(2→1): exploding gradient, update ratio 3.99e-01 > 0.1" in text
+    for title in ("Forward", "Loss", "Backward, last layer to first", "Update", "Diagnosis"):
+        assert f"── {title} ─" in text
+
+
+def test_a_symbols_values_are_shown_once():
+    text = seed_trace(lr=0.01).to_text()
+    assert len(re.findall(r"^ +A2 \(1, 2\) = ", text, re.M)) == 1  # shown once, named later
+    assert "shapes: A2 (1, 2), dL/dZ3 (1, 1) → dL/dW3 (2, 1)" in text
+
+
+def test_text_without_lr_says_there_is_no_update():
+    text = seed_trace(lr=None).to_text()
+    assert "update: none (no lr given)" in text and "── Update" not in text
+
+
+def test_numbers_align_on_the_decimal_point():
+    assert matrix_text(np.array([[1.5, -20.25], [100.0, 3.0]])) == (
+        "[[  1.5  -20.25]\n [100      3   ]]"
+    )
+    assert matrix_text(np.array([1, 2, 3])) == "[1  2  3]"
+    assert matrix_text(np.array(0.1 + 0.2)) == "0.3"  # 10 significant digits for a scalar
+
+
+def test_scalars_negative_zero_and_precision():
+    assert matrix_text(np.array(19.147949245712)) == "19.14794925"
+    assert matrix_text(np.array([-0.0, 1 / 3])) == "[0  0.3333333]"
+    assert matrix_text(np.array([1 / 3]), precision=3) == "[0.333]"
+
+
+def test_large_matrices_are_elided_with_their_shape():
+    a = np.arange(20 * 30, dtype=float).reshape(20, 30)
+    lines = matrix_text(a).split("\n")
+    assert len(lines) == 7  # 3 rows, the gap, 3 rows
+    assert lines[0][2:].split()[:4] == ["0", "1", "2", "⋯"] and lines[0].endswith("29]")
+    assert lines[3].replace("[", "").split()[:4] == ["⋮", "⋮", "⋮", "⋱"]
+    assert lines[-1].startswith(" [570") and lines[-1].endswith("599]]")
+    assert "300" not in matrix_text(a)  # a middle value is hidden
+    # in a trace, the term says it is elided and keeps its shape
+    rng = np.random.default_rng(0)
+    model = hg.Sequential([hg.Dense(30, 20, rng=rng)])
+    text = hg.trace(model, rng.standard_normal((12, 30)), np.zeros((12, 20)), hg.MSELoss())
+    text = text.to_text(max_rows=6, max_cols=6, edge=2)
+    assert "W1 [0.weight] (30, 20), showing the first and last 2 of each long axis =" in text
+    assert "Z1 (12, 20), showing the first and last 2 of each long axis =" in text
+
+
+def test_render_options_are_checked():
+    step = seed_trace()
+    with pytest.raises(ValueError, match=r"max_rows must be at least 2·edge = 6 .* got 4"):
+        step.to_text(max_rows=4)
+    with pytest.raises(ValueError, match="precision must be >= 1, got 0"):
+        step.to_markdown(precision=0)
+    with pytest.raises(TypeError, match=r"edge must be an integer, got 2.5 \(float\)"):
+        step.to_html(edge=2.5)
+
+
+def test_one_entry_renders_with_all_its_values():
+    step = seed_trace()
+    (dW3,) = [e for e in step.entries if e.result.symbol == "dL/dW3"]
+    text = str(dW3)
+    assert text.splitlines()[:3] == [
+        "[4] Dense(2→1)",
+        "  Loss w.r.t. weight: each input times the gradient of each neuron it feeds",
+        "    dL/dW3 = A2ᵀ · dL/dZ3",
+    ]
+    assert "A2 (1, 2) = [[5.4552  6.4972]]" in text and "dL/dZ3 (1, 1) = [[6.188368]]" in text
+    assert render_entries_text([dW3]) == text
+
+
+def test_an_unknown_formula_is_said_in_every_rendering(rng):
+    model = hg.Sequential([hg.Dense(2, 2, rng=rng), Weird()])
+    step = hg.trace(model, rng.standard_normal((2, 2)), np.zeros((2, 2)), hg.MSELoss())
+    assert "formula: not available for Weird" in step.to_text()
+    assert "formula: not available for Weird" in step.to_markdown()
+    assert "formula: not available for Weird" in step.to_html()
+
+
+def test_html_is_well_formed_and_self_contained():
+    page = seed_trace(lr=0.01).to_html()
+    checker = parse(page)
+    assert checker.errors == [] and checker.stack == []
+    assert page.startswith("<!DOCTYPE html>")
+    lowered = page.lower()
+    for outside in ("http", "src=", "<link", "<script", "@import", "url("):
+        assert outside not in lowered
+    names = [tag for tag, _ in checker.tags]
+    assert names.count("style") == 1 and "script" not in names
+    text = "".join(checker.text)
+    assert "Z1 = A0 · W1 + b1" in text and "19.14794925" in text
+    assert "Loss w.r.t. weight" in text and "exploding" in text
+
+
+def test_html_cells_hold_the_numbers_and_the_gaps():
+    rng = np.random.default_rng(1)
+    model = hg.Sequential([hg.Dense(10, 10, rng=rng)])
+    page = hg.trace(model, rng.standard_normal((3, 10)), np.zeros((3, 10)), hg.MSELoss()).to_html()
+    assert parse(page).errors == []
+    after = page.split('<span class="sym">W1</span>')[1]
+    first_row = re.search(r'<table class="m"><tr>(.*?)</tr>', after).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", first_row)
+    assert len(cells) == 7 and cells[3] == "⋯"
+    assert cells[0] == format(model[0].weight.data[0, 0], ".7g")
+
+
+def test_html_and_markdown_escape_what_they_show(rng):
+    model = hg.Sequential([hg.Dense(2, 2, rng=rng), Weird()])
+    step = hg.trace(model, rng.standard_normal((2, 2)), np.zeros((2, 2)), hg.MSELoss())
+    page = step.to_html(title="a < b & c")
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(&#x27;*x*&#x27;)&lt;/script&gt;" in page
+    assert "<title>a &lt; b &amp; c</title>" in page
+    checker = parse(page)
+    assert checker.errors == [] and checker.stack == []
+    md = step.to_markdown()
+    assert "\\<script\\>alert('\\*x\\*')\\</script\\>" in md
+
+
+def test_markdown_structure():
+    md = seed_trace(lr=0.01).to_markdown()
+    assert md.startswith("# One training step, traced\n")
+    for heading in ("## Forward", "## Loss", "## Backward, last layer to first", "## Update"):
+        assert f"\n{heading}\n" in md
+    assert "\n### \\[4\\] Dense(2→1)\n" in md
+    assert "`dL/dW3 = A2ᵀ · dL/dZ3` — shapes: A2 (1, 2), dL/dZ3 (1, 1) → dL/dW3 (2, 1)" in md
+    assert md.count("```") % 2 == 0
+    assert "| 4 | Dense(2→1) |  | 1.32e+00 | 5.29e+01 | 3.99e-01 | exploding |" in md
