@@ -178,7 +178,12 @@ def architecture(layer: Layer) -> dict[str, Any]:
 
 
 def _write(path: str | os.PathLike, tensors: dict[str, np.ndarray], header: dict[str, str]):
-    from safetensors.numpy import save as to_bytes
+    try:
+        from safetensors.numpy import save as to_bytes
+    except ImportError as exc:
+        raise ImportError(
+            "saving models needs the safetensors package: pip install 'handgrad[io]'"
+        ) from exc
 
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
