@@ -314,9 +314,13 @@ def test_a_trained_model_exports(dtype, tmp_path):
     )
     start = model[0].weight.data.copy()
     history = model.fit(
-        X, y, loss=hg.CrossEntropyLoss(), optimizer=hg.Adam(model.parameters(), lr=1e-2),
-        epochs=5, seed=0,
-    )  # fmt: skip
+        X,
+        y,
+        loss=hg.CrossEntropyLoss(),
+        optimizer=hg.Adam(model.parameters(), lr=1e-2),
+        epochs=5,
+        seed=0,
+    )
     assert history.loss[-1] < history.loss[0]
     assert not np.array_equal(model[0].weight.data, start)
     _, session = export(model, tmp_path)

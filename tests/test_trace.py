@@ -276,7 +276,7 @@ ACTIVATION_FORMULAS = [
         "A1 = Z1 ⊙ M, M = [U ≥ 0.25] / (1 − 0.25), U uniform in [0, 1)",
         "dL/dZ1 = dL/dA1 ⊙ M",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("layer, forward, backward", ACTIVATION_FORMULAS)

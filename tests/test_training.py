@@ -283,3 +283,156 @@ def test_an_optimizer_built_for_another_model_is_refused():
             loss=hg.CrossEntropyLoss(),
             optimizer=hg.SGD(other.parameters(), lr=0.1),
         )
+
+
+class RowLog(hg.Identity):
+    """Records which rows (first column = row number) went through in training and in eval."""
+
+    def __init__(self):
+        self.train_rows, self.eval_rows = set(), set()
+
+    def forward(self, x):
+        (self.train_rows if self.training else self.eval_rows).update(x[:, 0].astype(int))
+        return super().forward(x)
+
+
+def labelled_rows(n, classes):
+    X = np.column_stack([np.arange(n), np.zeros(n)])
+    y = np.repeat(np.arange(classes), n // classes)
+    return X, y
+
+
+def split_of(seed, validation_split=0.25, n=80, classes=4):
+    X, y = labelled_rows(n, classes)
+    spy = RowLog()
+    model = hg.Sequential([spy, hg.Dense(2, classes, rng=0)])
+    model.fit(
+        X,
+        y,
+        loss=hg.CrossEntropyLoss(),
+        optimizer=hg.SGD(model.parameters(), lr=1e-3),
+        epochs=2,
+        batch_size=8,
+        seed=seed,
+        validation_split=validation_split,
+    )
+    spy.eval_rows.discard(0)  # fit's probe of the output shape runs row 0 in eval mode
+    held = sorted(set(range(n)) - spy.train_rows)
+    return held, y
+
+
+def test_validation_split_is_stratified_seeded_and_not_the_last_rows():
+    held, y = split_of(seed=3)
+    assert len(held) == 20
+    assert np.bincount(y[held]).tolist() == [5, 5, 5, 5]
+    assert held != list(range(60, 80))
+    assert split_of(seed=3)[0] == held
+    assert split_of(seed=4)[0] != held
+
+
+def test_validation_rows_are_evaluated_and_never_trained_on():
+    X, y = labelled_rows(40, 2)
+    spy = RowLog()
+    model = hg.Sequential([spy, hg.Dense(2, 2, rng=0)])
+    history = model.fit(
+        X,
+        y,
+        loss=hg.CrossEntropyLoss(),
+        epochs=3,
+        batch_size=4,
+        seed=0,
+        optimizer=hg.SGD(model.parameters(), lr=1e-3),
+        validation_split=0.2,
+    )
+    assert len(spy.train_rows) == 32 and spy.train_rows.isdisjoint(spy.eval_rows - {0})
+    assert len(history["val_loss"]) == 3 and len(history["val_accuracy"]) == 3
+
+
+def test_validation_loss_is_the_loss_of_the_held_out_data(rng):
+    X, y = blobs(rng, n=200)
+    Xv, yv = blobs(np.random.default_rng(1), n=50)
+    model = mlp(0)
+    history = model.fit(
+        X,
+        y,
+        loss=hg.CrossEntropyLoss(),
+        epochs=2,
+        seed=0,
+        optimizer=hg.SGD(model.parameters(), lr=0.1),
+        validation_data=(Xv, yv),
+    )
+    scores = model.evaluate(Xv, yv, loss=hg.CrossEntropyLoss())
+    assert history["val_loss"][-1] == pytest.approx(scores["loss"], rel=1e-12)
+    assert history["val_accuracy"][-1] == scores["accuracy"]
+    logits = model.predict(Xv)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    assert scores["loss"] == pytest.approx(-np.log(p[np.arange(50), yv]).mean(), rel=1e-12)
+    assert scores["accuracy"] == (logits.argmax(1) == yv).mean()
+
+
+def test_regression_logs_mae_and_r2(rng):
+    X = rng.standard_normal((100, 4))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.1
+    model = mlp(0, n_out=1)
+    history = model.fit(
+        X,
+        y,
+        loss=hg.MSELoss(),
+        optimizer=hg.Adam(model.parameters(), lr=0.01),
+        epochs=60,
+        validation_split=0.2,
+        seed=0,
+    )
+    assert {"mae", "r2", "val_mae", "val_r2"} <= set(history.history)
+    assert history["val_r2"][-1] > 0.9 and history["val_mae"][-1] < history["val_mae"][0]
+
+
+def test_fit_keeps_the_model_mode(rng):
+    X, y = blobs(rng, n=20)
+    model = mlp(0).eval()
+    model.fit(X, y, loss=hg.CrossEntropyLoss(), optimizer=hg.SGD(model.parameters(), lr=0.1))
+    assert not model.training
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"validation_split": 1.0}, ValueError, r"validation_split must be in \(0, 1\), got 1.0"),
+        (
+            {"validation_split": 0.2, "validation_data": (np.ones((2, 4)), np.zeros(2, int))},
+            ValueError,
+            "give validation_data or validation_split, not both",
+        ),
+        ({"validation_data": np.ones((2, 4))}, TypeError, "validation_data must be a pair"),
+        (
+            {"validation_data": (np.ones((2, 3)), np.zeros(2, int))},
+            ValueError,
+            r"validation_data X must have rows like X, shape \(n, 4\), got \(2, 3\)",
+        ),
+        (
+            {"validation_data": (np.ones((2, 4)), np.zeros(3, int))},
+            ValueError,
+            "validation_data X and validation_data y must have the same number of rows",
+        ),
+        ({"verbose": 3}, ValueError, "verbose must be 0, 1 or 2, got 3"),
+        ({"metrics": ["auc"]}, ValueError, "metrics must be 'auto', None, or a list"),
+    ],
+)
+def test_bad_validation_and_options(kwargs, error, message):
+    model = mlp(0)
+    with pytest.raises(error, match=message):
+        model.fit(
+            np.ones((10, 4)),
+            np.zeros(10, int),
+            loss=hg.CrossEntropyLoss(),
+            optimizer=hg.SGD(model.parameters(), lr=0.1),
+            **kwargs,
+        )
+
+
+def test_evaluate_validates_its_input():
+    with pytest.raises(ValueError, match=r"X and y must have the same number of rows"):
+        mlp(0).evaluate(np.ones((3, 4)), np.zeros(2, int), loss=hg.CrossEntropyLoss())
+    with pytest.raises(TypeError, match="loss must be a Loss"):
+        mlp(0).evaluate(np.ones((3, 4)), np.zeros(3, int), loss="ce")

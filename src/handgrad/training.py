@@ -291,12 +291,11 @@ def _validation(model, X, y, loss, validation_data, validation_split, rng, dtype
     if validation_data is not None and validation_split:
         raise ValueError("give validation_data or validation_split, not both")
     if validation_data is not None:
-        try:
-            X_val, y_val = validation_data
-        except (TypeError, ValueError) as exc:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError(
                 f"validation_data must be a pair (X_val, y_val), got {describe(validation_data)}"
-            ) from exc
+            )
+        X_val, y_val = validation_data
         X_val, y_val = _check_data(X_val, y_val, "validation_data X", "validation_data y")
         if X_val.shape[1:] != X.shape[1:]:
             raise ValueError(
