@@ -21,7 +21,7 @@ from .callbacks import (
     WarmupLR,
 )
 from .diagnostics import diagnose
-from .errors import ModelFileError
+from .errors import ModelFileError, TrainingDiverged
 from .gradcheck import GradcheckReport, gradcheck
 from .io import load, register_layer, save
 from .layers import Dense, Dropout, Layer
@@ -74,6 +74,7 @@ __all__ = [
     "StepLR",
     "Tanh",
     "Trace",
+    "TrainingDiverged",
     "TrainingRun",
     "WarmupLR",
     "datasets",

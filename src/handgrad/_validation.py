@@ -140,3 +140,48 @@ def make_rng(rng: Any, name: str = "rng") -> np.random.Generator:
     raise TypeError(
         f"{name} must be None, an int seed or a np.random.Generator, got {describe(rng)}"
     )
+
+
+def as_row_data(value: Any, name: str):
+    """A 2-D ``(rows, features)`` source of numbers, checked but not loaded into memory.
+
+    An ndarray (``np.memmap`` included) is returned as it is; so is any other object with
+    ``shape``, ``dtype`` and ``__getitem__`` (an HDF5 dataset, a zarr array), read in chunks of rows
+    to check that it is finite. Anything else goes through ``np.asarray``.
+    """
+    if isinstance(value, np.ndarray) or not (
+        hasattr(value, "shape") and hasattr(value, "__getitem__") and hasattr(value, "dtype")
+    ):
+        return as_input_array(value, name, ndim=2)
+    shape = tuple(value.shape)
+    if len(shape) != 2:
+        raise ValueError(f"{name} must be a 2-D array (batch, features), got shape {shape}")
+    dtype = np.dtype(value.dtype)
+    if dtype.kind == "c":
+        raise TypeError(f"{name} must hold real numbers, got complex dtype {dtype}")
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of numbers, got dtype {dtype}")
+    rows = max(1, _CHUNK_ELEMENTS // max(1, shape[1]))
+    for start in range(0, shape[0], rows):
+        chunk = np.asarray(value[start : start + rows])
+        try:
+            check_finite(chunk, name)
+        except ValueError:
+            bad = np.argwhere(~np.isfinite(chunk))[0]
+            raise ValueError(
+                f"{name} must be finite, got a NaN or infinite value at index "
+                f"({int(bad[0]) + start}, {int(bad[1])})"
+            ) from None
+    return value
+
+
+def take_rows(X, idx: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``X[idx]`` for any row source: ``np.take`` for arrays; for other array-likes, one read of
+    the rows in increasing order (what HDF5 requires), then put back in ``idx``'s order."""
+    if isinstance(X, np.ndarray):
+        return np.take(X, idx, axis=0, out=out, mode="clip" if out is not None else "raise")
+    order = np.argsort(idx, kind="stable")
+    rows = np.asarray(X[idx[order]])
+    result = np.empty((len(idx), *rows.shape[1:]), rows.dtype) if out is None else out
+    result[order] = rows
+    return result

@@ -3,7 +3,8 @@
 ``fit`` calls, for every callback in order: ``on_train_begin``; then per epoch
 ``on_epoch_begin``, ``on_batch_end`` after every optimizer step, ``on_epoch_end`` (``run.logs``
 then holds the epoch's figures: ``loss``, the metrics, ``val_…``, ``lr``, ``time``); and finally
-``on_train_end``. Each hook receives the :class:`~handgrad.training.TrainingRun`. Setting
+``on_train_end`` (or ``on_train_error`` if training stops with an exception, e.g.
+``TrainingDiverged``). Each hook receives the :class:`~handgrad.training.TrainingRun`. Setting
 ``run.stop = True`` ends training after the current batch.
 
 A callback that keeps state across epochs (a best value, a patience counter) returns it from
@@ -39,6 +40,9 @@ class Callback:
     def on_epoch_end(self, run: TrainingRun) -> None: ...
 
     def on_train_end(self, run: TrainingRun) -> None: ...
+
+    def on_train_error(self, run: TrainingRun, error: BaseException) -> None:
+        """Called instead of ``on_train_end`` when training stops with an exception."""
 
     def state_dict(self) -> dict[str, Any]:
         """State to carry across a resume: JSON values, arrays, or lists of arrays (none here)."""
@@ -385,6 +389,9 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+    def on_train_error(self, run: TrainingRun, error: BaseException) -> None:
+        self.on_train_end(run)
 
 
 def format_logs(logs: dict[str, float]) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import as_input_array, check_int, describe
+from ._validation import as_input_array, as_row_data, check_int, describe
 from .layers import Layer
 from .parameter import Parameter
 
@@ -167,21 +167,29 @@ class Sequential(Layer):
     def predict(self, X, batch_size: int = 4096) -> np.ndarray:
         """The network's output for every row of ``X``, in evaluation mode, ``batch_size`` rows at
         a time. For a classifier these are the logits: ``argmax(axis=1)`` gives the classes."""
-        X = as_input_array(X, "X", ndim=2)
+        X = as_row_data(X, "X")
         batch_size = check_int(batch_size, "batch_size", minimum=1)
         if len(X) == 0:
             raise ValueError("X is empty: predict needs at least one row")
         was_training = self.training
         self.eval()
         try:
-            if len(X) <= batch_size:
-                return self._forward(X)
-            first = self._forward(X[:batch_size])
-            out = np.empty((len(X), *first.shape[1:]), dtype=first.dtype)
-            out[:batch_size] = first
-            for start in range(batch_size, len(X), batch_size):
-                out[start : start + batch_size] = self._forward(X[start : start + batch_size])
-            return out
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                if len(X) <= batch_size:
+                    return self._forward(np.asarray(X[:]))
+                first = self._forward(np.asarray(X[:batch_size]))
+                out = np.empty((len(X), *first.shape[1:]), dtype=first.dtype)
+                out[:batch_size] = first
+                for start in range(batch_size, len(X), batch_size):
+                    out[start : start + batch_size] = self._forward(
+                        np.asarray(X[start : start + batch_size])
+                    )
+                return out
+        except FloatingPointError as exc:
+            raise ValueError(
+                f"X is out of range for this network: computing its outputs gave {exc} "
+                f"(its values must stay well within the range of {self.dtype})"
+            ) from None
         finally:
             self.train(was_training)
 

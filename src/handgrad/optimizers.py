@@ -83,6 +83,30 @@ class Optimizer:
             group.sync()
             group.grad.fill(0)
 
+    def grad_norm(self) -> float:
+        """The global L2 norm ``‖g‖ = √(Σ g²)`` of every parameter's gradient."""
+        total = 0.0
+        for group in self._groups:
+            group.sync()
+            # BLAS's dot is the fastest Σ g²; if it overflows, the scaled norm decides.
+            sq = float(np.dot(group.grad, group.grad))
+            if not np.isfinite(sq):
+                with np.errstate(over="ignore", invalid="ignore"):
+                    sq = float(np.linalg.norm(group.grad.astype(np.float64))) ** 2
+            total += sq
+        return float(np.sqrt(total))
+
+    def clip_grad_norm(self, max_norm: float) -> float:
+        """Scale every gradient by ``max_norm / (‖g‖ + 1e-6)`` when ``‖g‖`` exceeds ``max_norm``
+        (the global-norm clipping of PyTorch's ``clip_grad_norm_``); returns ``‖g‖`` before."""
+        max_norm = check_positive(max_norm, "max_norm")
+        norm = self.grad_norm()
+        if norm > max_norm:
+            scale = max_norm / (norm + 1e-6)
+            for group in self._groups:
+                group.grad *= group.dtype.type(scale)
+        return norm
+
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 

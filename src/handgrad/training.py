@@ -14,6 +14,7 @@ validation split is a set of row indices into the same array.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -22,8 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import as_input_array, check_int, describe, make_rng
+from ._validation import (
+    as_input_array,
+    as_row_data,
+    check_int,
+    check_positive,
+    describe,
+    make_rng,
+    take_rows,
+)
 from .callbacks import Callback, History, ProgressBar
+from .errors import TrainingDiverged
 from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss
 from .metrics import Metric, make_metrics
 from .optimizers import Optimizer
@@ -73,12 +83,12 @@ class BatchGatherer:
 
     def __init__(self, X: np.ndarray, batch_size: int, dtype: np.dtype):
         self.X = X
-        self._raw = np.empty((batch_size, *X.shape[1:]), dtype=X.dtype)
+        self._raw = np.empty((batch_size, *X.shape[1:]), dtype=np.dtype(X.dtype))
         self._cast = None if X.dtype == dtype else np.empty(self._raw.shape, dtype=dtype)
 
     def __call__(self, idx: np.ndarray) -> np.ndarray:
         n = len(idx)
-        raw = np.take(self.X, idx, axis=0, out=self._raw[:n], mode="clip")
+        raw = take_rows(self.X, idx, out=self._raw[:n])
         if self._cast is None:
             return raw
         cast = self._cast[:n]
@@ -102,6 +112,7 @@ def fit(
     metrics: str | Sequence[str | Metric] | None = "auto",
     callbacks: Sequence[Callback] = (),
     verbose: int = 0,
+    gradient_clip: float | None = None,
     resume_from: str | os.PathLike | None = None,
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent.
@@ -134,6 +145,9 @@ def fit(
     verbose : 0, 1 or 2
         0 silent; 1 a progress bar per epoch (one line per epoch when the output is not a
         terminal); 2 one line per epoch.
+    gradient_clip : float, optional
+        Clip the global gradient norm to this value before each step (see
+        ``Optimizer.clip_grad_norm``).
     resume_from : path, optional
         A checkpoint written by ``Checkpoint``: the weights, optimizer state, random state, history
         and callback state are restored and training continues after the checkpoint's epoch, so the
@@ -143,6 +157,14 @@ def fit(
     -------
     History
         ``history["loss"]``, ``history["val_loss"]``, the metrics, ``lr`` and ``time`` per epoch.
+
+    Raises
+    ------
+    TrainingDiverged
+        When a step's loss or gradients become non-finite (NaN, or an overflow). Each step runs
+        with NumPy raising on overflow and invalid operations, so the first non-finite value
+        stops the step before the optimizer applies it: the model keeps its last finite weights,
+        and no NumPy warning escapes.
     """
     X, y = _check_data(X, y, "X", "y")
     if not isinstance(loss, Loss):
@@ -157,6 +179,8 @@ def fit(
     if verbose > 2:
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
     rng = make_rng(seed, "seed")
+    if gradient_clip is not None:
+        gradient_clip = check_positive(gradient_clip, "gradient_clip")
     _check_optimizer_holds(model, optimizer)
     dtype = model.dtype
     y = loss.check_target(y, _output_shape(model, X), dtype)
@@ -184,13 +208,31 @@ def fit(
         start_epoch = restore_checkpoint(resume_from, run)
 
     gather = BatchGatherer(X, batch_size, dtype)
-    forward, backward = model._forward, model.backward_params
-    loss_forward, loss_backward, step = loss._forward, loss.backward, optimizer.step
 
     was_training = model.training
     model.train()
-    _notify(run.callbacks, "on_train_begin", run)
-    for epoch in range(start_epoch, epochs):
+    try:
+        _notify(run.callbacks, "on_train_begin", run)
+        _train(
+            run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validation, gradient_clip
+        )
+    except BaseException as error:
+        model.train(was_training)
+        for cb in run.callbacks:
+            cb.on_train_error(run, error)
+        raise
+    _notify(run.callbacks, "on_train_end", run)
+    model.train(was_training)
+    return history
+
+
+def _train(run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validation, clip):
+    """The epochs of ``fit``, from ``start_epoch``."""
+    model, loss, optimizer, rng = run.model, run.loss, run.optimizer, run.rng
+    n, batch_size = run.n_samples, run.batch_size
+    forward, backward = model._forward, model.backward_params
+    loss_forward, loss_backward, step = loss._forward, loss.backward, optimizer.step
+    for epoch in range(start_epoch, run.epochs):
         run.epoch = epoch
         run.logs = {}
         started = time.perf_counter()
@@ -207,10 +249,20 @@ def fit(
             run.batch = batch
             idx = order[start : start + batch_size]
             yb = np.take(y, idx, axis=0)
-            out = forward(gather(idx))
-            value = loss_forward(out, yb)
-            backward(loss_backward())
-            step()
+            try:
+                with np.errstate(over="raise", invalid="raise", divide="raise"):
+                    out = forward(gather(idx))
+                    value = loss_forward(out, yb)
+                    if not math.isfinite(value):
+                        raise TrainingDiverged(epoch, batch, f"the loss is {value}", optimizer.lr)
+                    backward(loss_backward())
+                    if clip is not None:
+                        optimizer.clip_grad_norm(clip)
+                    step()
+            except FloatingPointError as exc:
+                raise TrainingDiverged(
+                    epoch, batch, f"{exc} (a value overflowed or became NaN)", optimizer.lr
+                ) from None
             for m in metric_objs:
                 m.update(out, yb)
             total += value * len(idx)
@@ -224,7 +276,8 @@ def fit(
         run.logs.update({m.name: m.result() for m in metric_objs})
         if validation is not None:
             X_val, y_val = validation
-            scores = _evaluate(model, X_val, y_val, loss, metric_objs)
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                scores = _evaluate(model, X_val, y_val, loss, metric_objs)
             run.logs.update({f"val_{k}": v for k, v in scores.items()})
             model.train()
         run.logs["lr"] = optimizer.lr
@@ -232,9 +285,6 @@ def fit(
         _notify(run.callbacks, "on_epoch_end", run)
         if run.stop:
             break
-    _notify(run.callbacks, "on_train_end", run)
-    model.train(was_training)
-    return history
 
 
 def evaluate(
@@ -274,10 +324,10 @@ def _evaluate(model, X, y, loss, metric_objs, batch_size=EVAL_BATCH_SIZE) -> dic
     total = 0.0
     for start in range(0, n, batch_size):
         if rows is None:
-            xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+            xb, yb = np.asarray(X[start : start + batch_size]), y[start : start + batch_size]
         else:
             idx = rows[start : start + batch_size]
-            xb, yb = np.take(X, idx, axis=0), np.take(y, idx, axis=0)
+            xb, yb = take_rows(X, idx), np.take(y, idx, axis=0)
         out = model._forward(xb)
         total += loss._forward(out, yb) * len(xb)
         for m in metric_objs:
@@ -327,7 +377,7 @@ def _notify(callbacks: list[Callback], hook: str, run: TrainingRun) -> None:
 
 
 def _check_data(X, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
-    X = as_input_array(X, x_name, ndim=2)
+    X = as_row_data(X, x_name)
     y = as_input_array(y, y_name, finite=False)
     if y.ndim == 0:
         raise ValueError(f"{y_name} must have one target per row of {x_name}, got a scalar {y!r}")
@@ -346,7 +396,7 @@ def _output_shape(model: Sequential, X: np.ndarray) -> tuple[int, ...]:
     was_training = model.training
     model.eval()
     try:
-        return model._forward(X[:1]).shape
+        return model._forward(np.asarray(X[:1])).shape
     finally:
         model.train(was_training)
 
