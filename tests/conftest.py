@@ -15,3 +15,17 @@ settings.load_profile("handgrad-ci" if os.environ.get("CI") else "handgrad")
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Write the reliability counts when asked (see tests/reliability.py)."""
+    path = os.environ.get("HANDGRAD_RELIABILITY_REPORT")
+    if path:
+        import json
+
+        from reliability import COUNTS
+
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(
+                {"exit_status": int(exitstatus), "counts": COUNTS}, f, indent=2, sort_keys=True
+            )

@@ -384,7 +384,7 @@ def _check_header(header: dict, data_size: int, path: str):
     for name, entry in header.items():
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise ModelFileError(f"{path!r}: tensor {name!r} is not described properly")
-        dtype = _DTYPES.get(entry["dtype"])
+        dtype = _DTYPES.get(entry["dtype"]) if isinstance(entry["dtype"], str) else None
         if dtype is None:
             raise ModelFileError(
                 f"{path!r}: tensor {name!r} has dtype {entry['dtype']!r}; expected one of "
