@@ -243,7 +243,12 @@ def test_fit_does_not_copy_float32_data(rng):
             ValueError,
             "X and y must have the same number of rows, got 10 and 9",
         ),
-        ({"X": np.ones((10, 5))}, ValueError, r"Dense\(4→16\) expected 4 input features"),
+        (
+            {"X": np.ones((10, 5))},
+            ValueError,
+            r"X must have 4 features per row \(the network.s first layer takes 4\), got shape "
+            r"\(10, 5\)",
+        ),
         ({"X": np.ones(10)}, ValueError, r"X must be a 2-D array \(batch, features\)"),
         ({"X": np.full((10, 4), np.inf)}, ValueError, "X must be finite"),
         ({"X": np.ones((0, 4)), "y": np.zeros(0, int)}, ValueError, "X is empty"),

@@ -9,6 +9,10 @@ A layer maps a batch ``x`` of shape ``(batch, features_in)`` to ``y`` of shape
   ``θ.grad`` for each of the layer's parameters θ (overwriting, not adding).
 
 Arrays a layer returns belong to the caller: a later call never writes into them.
+
+A layer checks the type and shape of what it gets, which costs nothing per step. Whether the
+values are finite is checked once, where data enter a network: ``model(x)``, ``fit``,
+``predict``, ``evaluate``, ``gradcheck`` and ``trace``.
 """
 
 from __future__ import annotations

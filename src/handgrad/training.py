@@ -352,7 +352,8 @@ def _validation(model, X, y, loss, validation_data, validation_split, rng, dtype
                 f"validation_data X must have rows like X, shape (n, {X.shape[1]}), "
                 f"got {X_val.shape}"
             )
-        return None, (X_val, loss.check_target(y_val, _output_shape(model, X_val), dtype))
+        shape = _output_shape(model, X_val, "validation_data X")
+        return None, (X_val, loss.check_target(y_val, shape, dtype))
     if not validation_split:
         return None, None
     fraction = check_fraction(validation_split, "validation_split")
@@ -390,9 +391,17 @@ def _check_data(X, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]
     return X, y
 
 
-def _output_shape(model: Sequential, X: np.ndarray) -> tuple[int, ...]:
+def _output_shape(model: Sequential, X: np.ndarray, name: str = "X") -> tuple[int, ...]:
     """The model's output shape for a batch of X, from one row run in evaluation mode (which draws
     no random numbers). It also reports a wrong number of features before training starts."""
+    from .model import _input_features
+
+    expected = _input_features(model)
+    if expected is not None and X.shape[1] != expected:
+        raise ValueError(
+            f"{name} must have {expected} features per row (the network's first layer takes "
+            f"{expected}), got shape {tuple(X.shape)}"
+        )
     was_training = model.training
     model.eval()
     try:
