@@ -300,3 +300,12 @@ def test_checkpoint_every_and_best_only(tmp_path, rng):
         assert writes == [1, 3, 5]
     finally:
         hgio.save_checkpoint = original
+
+
+def test_the_models_own_metadata_is_saved_by_default(tmp_path):
+    model = network()
+    model.metadata = {"classes": ["a", "b", "c"]}
+    model.save(tmp_path / "m.safetensors")
+    assert hg.load(tmp_path / "m.safetensors").metadata == {"classes": ["a", "b", "c"]}
+    model.save(tmp_path / "n.safetensors", metadata={"other": 1})
+    assert hg.load(tmp_path / "n.safetensors").metadata == {"other": 1}

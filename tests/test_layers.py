@@ -261,3 +261,38 @@ def test_dropout_is_reproducible_from_its_seed(rng):
 def test_dropout_bad_p(p, error, message):
     with pytest.raises(error, match=message):
         hg.Dropout(p)
+
+
+def test_predict_keeps_no_reference_to_its_input(rng):
+    import gc
+    import weakref
+
+    model = hg.Sequential([hg.Dense(3, 4, rng=0), hg.ReLU(), hg.Dense(4, 2, rng=1)])
+    X = rng.standard_normal((50, 3))
+    ref = weakref.ref(X)
+    model.predict(X)
+    del X
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_pickled_model_loaded_read_only_still_predicts(tmp_path, rng):
+    import pickle
+
+    model = hg.Sequential(
+        [hg.Dense(3, 4, rng=0), hg.ReLU(), hg.Dropout(0.1, rng=0), hg.Dense(4, 2)]
+    )
+    X = rng.standard_normal((5, 3))
+    expected = model.predict(X)
+    model.fit(
+        X,
+        np.zeros(5, int),
+        loss=hg.CrossEntropyLoss(),
+        optimizer=hg.SGD(model.parameters(), lr=0.0001),
+    )
+    clone = pickle.loads(pickle.dumps(model))
+    assert "_scratch_buffers" not in vars(clone[1]) and clone[0].__dict__.get("_x") is None
+    for p in clone.parameters():
+        p.data.setflags(write=False)  # what a memory-mapped load gives
+    np.testing.assert_allclose(clone.predict(X), model.predict(X))
+    assert expected.shape == (5, 2)

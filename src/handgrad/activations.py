@@ -21,6 +21,8 @@ _BOOL = np.dtype(np.bool_)
 class Activation(Layer):
     """Base class for parameter-free activation layers."""
 
+    _transient = ("_x", "_a", "_cache")
+
     def _input(self, x) -> np.ndarray:
         x = as_numeric_array(x, f"{self!r} input")
         if x.dtype.kind != "f":

@@ -83,11 +83,14 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
 def save(model: Sequential, path: str | os.PathLike, *, metadata: Mapping | None = None) -> None:
     """Write ``model`` (architecture and weights) to ``path`` in the safetensors format.
 
-    ``metadata``: any JSON-serialisable mapping kept with the model (``hg.load(path).metadata``).
-    The write is atomic: ``path`` holds either the old file or the complete new one.
+    ``metadata``: any JSON-serialisable mapping kept with the model (``hg.load(path).metadata``);
+    by default the model's own ``model.metadata``. The write is atomic: ``path`` holds either the
+    old file or the complete new one.
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a Sequential, got {describe(model)}")
+    if metadata is None:
+        metadata = getattr(model, "metadata", None)
     tensors = {name: p.data for name, p in model.named_parameters()}
     header = _model_header(model, MODEL_FORMAT, metadata)
     _write(path, tensors, header)

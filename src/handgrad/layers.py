@@ -38,6 +38,8 @@ class Layer:
 
     #: Training or evaluation mode; layers such as Dropout behave differently in each.
     training: bool = True
+    #: Attributes holding what the last forward kept for backward (released by ``release()``).
+    _transient: tuple[str, ...] = ()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(x)")
@@ -77,6 +79,23 @@ class Layer:
 
     def eval(self) -> Layer:
         return self.train(False)
+
+    def release(self) -> None:
+        """Drop what the last forward kept for backward (its input, masks) and the scratch
+        buffers, so that no large array stays referenced. ``predict`` and ``evaluate`` call it."""
+        for name in self._transient:
+            if name in self.__dict__:
+                self.__dict__[name] = None
+        self.__dict__.pop("_scratch_buffers", None)
+        self.__dict__.pop("_scratch_views", None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled layer carries its weights and settings, not the per-call state: that could be
+        # large, and a copy loaded read-only (memory-mapped) could not be written into again.
+        state = dict(self.__dict__)
+        for name in (*self._transient, "_scratch_buffers", "_scratch_views"):
+            state.pop(name, None)
+        return state
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments that rebuild this layer's architecture (not its weights)."""
@@ -168,6 +187,8 @@ class Dense(Layer):
         dX = dZ · Wᵀ        (batch, n_in)   "loss w.r.t. the layer's input"
     """
 
+    _transient = ("_x",)
+
     def __init__(
         self,
         n_in: int,
@@ -253,6 +274,8 @@ class Dropout(Layer):
     rng : np.random.Generator, int or None
         Source of the masks; give a seed for reproducible training.
     """
+
+    _transient = ("_mask",)
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | int | None = None):
         if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.floating)):

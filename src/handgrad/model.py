@@ -85,6 +85,10 @@ class Sequential(Layer):
             for name, p in layer.named_parameters():
                 yield f"{i}.{name}", p
 
+    def release(self) -> None:
+        for layer in self.layers:
+            layer.release()
+
     def train(self, mode: bool = True) -> Sequential:
         self.training = bool(mode)
         for layer in self.layers:
@@ -192,6 +196,7 @@ class Sequential(Layer):
             ) from None
         finally:
             self.train(was_training)
+            self.release()  # keep no reference to X (the layers cached its rows for backward)
 
 
 def _leaves(layer: Layer, prefix: str = ""):

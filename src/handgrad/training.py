@@ -310,6 +310,7 @@ def evaluate(
         return _evaluate(model, X, y, loss, make_metrics(metrics, loss), batch_size)
     finally:
         model.train(was_training)
+        model.release()
 
 
 def _evaluate(model, X, y, loss, metric_objs, batch_size=EVAL_BATCH_SIZE) -> dict[str, float]:
