@@ -122,8 +122,17 @@ def test_predict_in_batches_equals_one_forward(rng):
 def test_float32_model_stays_float32(rng):
     model = random_mlp(rng, [4, 8, 3], dtype=np.float32)
     assert model.dtype == np.float32
-    assert model.predict(rng.standard_normal((5, 4))).dtype == np.float32
+    X = rng.standard_normal((5, 4))  # float64 data
+    assert model.predict(X).dtype == np.float32
+    assert model(X).dtype == np.float32
     assert model.backward(np.ones((5, 3))).dtype == np.float32
+
+
+def test_backward_after_predict_says_forward_is_needed(rng):
+    model = random_mlp(rng, [4, 8, 3])
+    model.predict(rng.standard_normal((5, 4)))
+    with pytest.raises(RuntimeError, match=r"backward called before forward"):
+        model.backward(np.ones((5, 3)))
 
 
 @pytest.mark.parametrize(
