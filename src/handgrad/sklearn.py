@@ -24,8 +24,11 @@ k targets      k      ½ Σ_j (z_j − y_j)²                 —;  z
 =============  =====  =================================  ==========================================
 
 As scikit-learn does, two classes get one logit and binary cross-entropy (the same objective as
-two logits and softmax, with half the output weights). Weights start He-normal before the ReLU
-family (``relu``, ``leaky_relu``, ``gelu``) and Glorot-uniform elsewhere; biases start at zero.
+two logits and softmax, with half the output weights). Weights start Glorot-uniform,
+``U(±√(6 / (fan_in + fan_out)))``, as scikit-learn's do (it narrows the bound to √(2 / …) for
+``logistic``); biases start at zero, where scikit-learn draws them from the same interval. With
+ReLU, He-normal starts fell behind scikit-learn by a point of accuracy on the digits and breast
+cancer data (5 seeds, 50 epochs); Glorot-uniform starts matched it.
 
 The objective
 -------------
@@ -101,16 +104,18 @@ from .splits import held_out_count, split_indices
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-#: activation name -> (layer factory, initialiser of the Dense layer before it)
+#: activation name -> the layer that computes it
 ACTIVATIONS = {
-    "relu": (ReLU, "he"),
-    "leaky_relu": (LeakyReLU, "he"),
-    "gelu": (GELU, "he"),
-    "tanh": (Tanh, "glorot_uniform"),
-    "logistic": (Sigmoid, "glorot_uniform"),
-    "identity": (Identity, "glorot_uniform"),
+    "relu": ReLU,
+    "tanh": Tanh,
+    "logistic": Sigmoid,
+    "identity": Identity,
+    "leaky_relu": LeakyReLU,
+    "gelu": GELU,
 }
 SOLVERS = ("adam", "sgd")
+#: Every Dense layer starts Glorot-uniform, as scikit-learn's do (see the module docstring).
+INIT = "glorot_uniform"
 
 
 # Parameters ---------------------------------------------------------------------------------------
@@ -230,12 +235,12 @@ def _build_network(
     rng: np.random.Generator,
 ) -> Sequential:
     """``Dense(n_in→h₁), f, …, Dense(h_L→n_out)``, drawing the weights from ``rng`` in order."""
-    make_activation, init = ACTIVATIONS[activation]
+    make_activation = ACTIVATIONS[activation]
     widths = (n_in, *hidden_layer_sizes)
     layers: list[Layer] = []
     for fan_in, fan_out in itertools.pairwise(widths):
-        layers += [Dense(fan_in, fan_out, init=init, rng=rng, dtype=dtype), make_activation()]
-    layers.append(Dense(widths[-1], n_out, init="glorot_uniform", rng=rng, dtype=dtype))
+        layers += [Dense(fan_in, fan_out, init=INIT, rng=rng, dtype=dtype), make_activation()]
+    layers.append(Dense(widths[-1], n_out, init=INIT, rng=rng, dtype=dtype))
     return Sequential(layers)
 
 
