@@ -508,6 +508,24 @@ def test_partial_fit_needs_classes_on_the_first_call(rng):
         est.partial_fit(X, y, classes=[0, 1])
 
 
+@stops_early
+def test_partial_fit_after_an_early_stopping_fit(rng):
+    X, y = blobs(rng)
+    est = MLPClassifier((8,), early_stopping=True, max_iter=20, random_state=0).fit(X, y)
+    fitted_epochs = est.n_iter_
+    est.set_params(early_stopping=False).partial_fit(X, y)
+    assert est.n_iter_ == fitted_epochs + 1
+    assert est.best_loss_ == est.loss_curve_[-1] and est.validation_scores_ is None
+
+
+def test_a_failed_fit_leaves_no_fitted_attributes(rng):
+    X, _ = blobs(rng)
+    est = MLPClassifier((8,), random_state=0)
+    with pytest.raises(ValueError, match=r"only one class"):
+        est.fit(X, np.zeros(len(X)))
+    assert [name for name in vars(est) if name.endswith("_")] == ["n_features_in_"]
+
+
 def test_partial_fit_refuses_early_stopping(rng):
     X, y = blobs(rng)
     est = MLPRegressor(early_stopping=True)
@@ -686,7 +704,7 @@ def test_wrong_parameters_are_named_in_the_error(params, error, message, rng):
 
 def test_early_stopping_on_too_few_samples_says_so():
     X = np.arange(10.0).reshape(5, 2)
-    with pytest.raises(ValueError, match=r"validation_fraction=0.1 of the 5 samples.*at least 2"):
+    with pytest.raises(ValueError, match=r"validation_fraction=0.1 of the 5 samples, which is 1"):
         MLPRegressor(early_stopping=True).fit(X, np.arange(5.0))
 
 

@@ -461,7 +461,11 @@ class _MLPBase(BaseEstimator):
     # Training ---------------------------------------------------------------------------------
 
     def _train(self, X, y, *, incremental: bool, classes=None):
-        """``fit`` (``incremental=False``) or ``partial_fit``: one run of handgrad's ``fit``."""
+        """``fit`` (``incremental=False``) or ``partial_fit``: one run of handgrad's ``fit``.
+
+        Everything is worked out in local variables; the fitted attributes are written only once
+        training has succeeded (``_record``), so a call that fails leaves the estimator as it was.
+        """
         cfg = _check_params(self)
         self._check_own_params()
         if incremental and cfg.early_stopping:
@@ -470,12 +474,13 @@ class _MLPBase(BaseEstimator):
                 "given, one epoch per call; set early_stopping=False"
             )
         fitted = hasattr(self, "model_")
-        continuing = fitted and (incremental or cfg.warm_start)
+        continuing = fitted and (incremental or cfg.warm_start)  # the same network goes on
+        resuming = fitted and incremental  # the same record and optimizer state go on too
         X, y = validate_data(
             self,
             X,
             y,
-            reset=not (fitted and incremental),
+            reset=not resuming,
             dtype=(np.float64, np.float32),
             **self._target_validation(),
         )
@@ -484,48 +489,39 @@ class _MLPBase(BaseEstimator):
         )
         if continuing:
             self._check_same_network(cfg, n_out)
-            model, rng = self.model_, self._rng
-            if not incremental:
-                rng = make_rng(self.random_state, "random_state")
+        rng = self._rng if resuming else make_rng(self.random_state, "random_state")
+        if continuing:
+            model = self.model_
         else:
-            rng = make_rng(self.random_state, "random_state")
             model = _build_network(
                 X.shape[1], cfg.hidden_layer_sizes, n_out, cfg.activation, cfg.dtype, rng
             )
-            self._optimizer_state = None
-            self.t_ = 0
-            self.loss_curve_ = []
-            self.best_loss_ = np.inf
-            self._no_improvement_count = 0
-        if not incremental:  # every fit starts its record and its stopping rule afresh
-            self.loss_curve_ = []
-            self.best_loss_ = np.inf
-            self._no_improvement_count = 0
 
-        validation = None
-        X_train, y_train = X, target
+        X_train, y_train, validation = X, target, None
         if cfg.early_stopping:
             X_train, y_train, validation = self._hold_out(X, target, cfg, rng)
-        monitor = f"val_{self._score_name}" if validation is not None else "loss"
-        rule = _NoImprovementRule(
-            cfg,
-            monitor,
-            best=-np.inf if validation is not None else self.best_loss_,
-            count=0 if validation is not None else self._no_improvement_count,
-            can_stop=not incremental,
-        )
+        if validation is not None:
+            rule = _NoImprovementRule(cfg, f"val_{self._score_name}", -np.inf, 0, True)
+        else:
+            best_loss = self.best_loss_ if resuming else None
+            rule = _NoImprovementRule(
+                cfg,
+                "loss",
+                best=np.inf if best_loss is None else best_loss,
+                count=self._no_improvement_count if resuming else 0,
+                can_stop=not incremental,
+            )
         loss = _PenalisedLoss(self._loss(n_out), model, cfg.alpha, scale=self._loss_scale(n_out))
         optimizer = _make_optimizer(cfg, model, loss)
-        if continuing and incremental and self._optimizer_state is not None:
-            self._restore_optimizer(optimizer, cfg)
-        n_train = len(X_train)
+        if resuming:
+            self._restore_optimizer(optimizer)
         history = model.fit(
             X_train,
             y_train,
             loss=loss,
             optimizer=optimizer,
             epochs=1 if incremental else cfg.max_iter,
-            batch_size=min(200, n_train) if cfg.batch_size is None else cfg.batch_size,
+            batch_size=min(200, len(X_train)) if cfg.batch_size is None else cfg.batch_size,
             shuffle=cfg.shuffle,
             seed=rng,
             validation_data=validation,
@@ -533,29 +529,7 @@ class _MLPBase(BaseEstimator):
             callbacks=[rule],
             verbose=2 if cfg.verbose else 0,
         )
-
-        for name, value in attrs.items():
-            setattr(self, name, value)
-        self.model_ = model
-        self.model_.metadata = self._metadata(cfg)
-        self._rng = rng
-        self._optimizer_state = optimizer.state_dict()
-        self._architecture = (cfg.hidden_layer_sizes, cfg.activation, cfg.dtype, n_out)
-        self.loss_curve_ = [*self.loss_curve_, *history["loss"]]
-        self.loss_ = self.loss_curve_[-1]
-        self.n_iter_ = len(self.loss_curve_)
-        self.t_ += n_train * len(history)
-        self.n_layers_ = len(cfg.hidden_layer_sizes) + 2
-        self.n_outputs_ = n_out
-        if validation is None:
-            self.best_loss_ = rule.best
-            self._no_improvement_count = rule.count
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-        else:
-            self.best_loss_ = None
-            self.validation_scores_ = rule.scores
-            self.best_validation_score_ = rule.best
+        self._record(cfg, attrs, model, optimizer, rng, rule, history, len(X_train), resuming)
         if not incremental and not rule.stopped:
             warnings.warn(
                 f"{type(self).__name__} ran max_iter={cfg.max_iter} epochs and the optimisation "
@@ -565,20 +539,43 @@ class _MLPBase(BaseEstimator):
             )
         return self
 
+    def _record(self, cfg, attrs, model, optimizer, rng, rule, history, n_train, resuming):
+        """Write the fitted attributes of a training run that has succeeded."""
+        for name, value in attrs.items():
+            setattr(self, name, value)
+        seen = self.t_ if hasattr(self, "model_") and model is self.model_ else 0
+        self.model_ = model
+        self.model_.metadata = self._metadata(cfg)
+        self._rng = rng
+        self._optimizer_state = optimizer.state_dict()
+        self._architecture = (cfg.hidden_layer_sizes, cfg.activation, cfg.dtype, model[-1].n_out)
+        self.loss_curve_ = [*(self.loss_curve_ if resuming else []), *history["loss"]]
+        self.loss_ = self.loss_curve_[-1]
+        self.n_iter_ = len(self.loss_curve_)
+        self.t_ = seen + n_train * len(history)
+        self.n_layers_ = len(cfg.hidden_layer_sizes) + 2
+        self.n_outputs_ = model[-1].n_out
+        early = rule.monitor != "loss"
+        self.best_loss_ = None if early else rule.best
+        self._no_improvement_count = 0 if early else rule.count
+        self.validation_scores_ = rule.scores if early else None
+        self.best_validation_score_ = rule.best if early else None
+
     def _hold_out(self, X, target, cfg: _Config, rng):
         """``X_train, y_train, (X_val, y_val)``: a random ``validation_fraction`` of the rows
         held out, stratified by class for a classifier."""
         n = len(X)
-        held = held_out_count(n, cfg.validation_fraction) if n >= 2 else n
-        if n < 3 or held < 2:
+        held = held_out_count(n, cfg.validation_fraction) if n >= 2 else 0
+        if held < 2:
             raise ValueError(
                 f"early_stopping holds out validation_fraction={cfg.validation_fraction} of the "
-                f"{n} samples, which leaves {min(held, n - 1) if n else 0} to score; it needs at "
-                "least 2 held out and 1 to train on: raise validation_fraction or give more samples"
+                f"{n} samples, which is {held}; it needs at least 2 to score (and 1 left to train "
+                "on): raise validation_fraction or give more samples"
             )
-        strata = self._strata(target)
         try:
-            keep, val = split_indices(n, cfg.validation_fraction, rng, stratify=strata)
+            keep, val = split_indices(
+                n, cfg.validation_fraction, rng, stratify=self._strata(target)
+            )
         except ValueError as exc:
             raise ValueError(
                 f"early_stopping cannot hold out validation_fraction={cfg.validation_fraction} "
@@ -586,7 +583,7 @@ class _MLPBase(BaseEstimator):
             ) from exc
         return X[keep], target[keep], (X[val], target[val])
 
-    def _restore_optimizer(self, optimizer: Optimizer, cfg: _Config) -> None:
+    def _restore_optimizer(self, optimizer: Optimizer) -> None:
         """Continue the moments of the previous call, under the current hyper-parameters."""
         state = self._optimizer_state
         if state["type"] != type(optimizer).__name__:
