@@ -374,16 +374,6 @@ class _NoImprovementRule(Callback):
                 p.data[...] = best
 
 
-def _bare_copy(model: Sequential) -> Sequential:
-    """The same network rebuilt from its configuration, with copies of the weights and none of
-    the buffers the layers keep between calls."""
-    copy = Sequential([type(layer).from_config(layer.get_config()) for layer in model])
-    for (_, p), (_, q) in zip(model.named_parameters(), copy.named_parameters()):
-        q.data[...] = p.data
-    copy.metadata = dict(model.metadata)
-    return copy
-
-
 # The estimators -----------------------------------------------------------------------------------
 
 
@@ -609,16 +599,6 @@ class _MLPBase(BaseEstimator):
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.model_.predict(X)
-
-    # Pickling ---------------------------------------------------------------------------------
-
-    def __getstate__(self):
-        # The layers keep reusable buffers between calls (ReLU's mask, the last batch); a pickle
-        # holds the weights alone, so that a loaded estimator, even read-only, predicts as before.
-        state = super().__getstate__()
-        if "model_" in state:
-            state = {**state, "model_": _bare_copy(state["model_"])}
-        return state
 
     # Subclass hooks ---------------------------------------------------------------------------
 
