@@ -278,3 +278,50 @@ def test_ranks_with_different_settings_refuse_to_start(tmp_path):
     assert run.returncode != 0
     message = "needs the same batch_size on every rank: rank 0 has 8, rank 2 has 4"
     assert run.stderr.count(message) == 3, run.stderr
+
+
+def test_fit_shard_on_one_rank_is_fit_on_all_the_rows():
+    MPI = mpi()
+    spec = {"sizes": [90], "epochs": 2, "batch_size": 16}
+    model, history = single_process(spec)
+    X, y, _, _, shard_model, optimizer = worker.problem(spec)
+    options = {k: v for k, v in worker.fit_options(spec).items() if k != "resume_from"}
+    shard_history = hg.distributed.fit_shard(
+        shard_model, X, y, comm=MPI.COMM_SELF, timeout=30, optimizer=optimizer, **options
+    )
+    for p, q in zip(model.parameters(), shard_model.parameters()):
+        np.testing.assert_array_equal(q.data, p.data)
+    assert shard_history["loss"] == history["loss"]
+
+
+def readme_mpi_example() -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Training on several machines (MPI)")[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_example_runs_on_two_ranks_and_only_rank_0_reports(tmp_path):
+    mpi()
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "X.npy", rng.random((40, 784), dtype=np.float32))
+    np.save(tmp_path / "y.npy", rng.integers(0, 10, 40))
+    (tmp_path / "train.py").write_text(readme_mpi_example())
+    script = [sys.executable, "train.py"]
+    command = [MPIEXEC, "-launcher", "fork", "-n", "2", *script]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    run = subprocess.run(
+        command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=HANG_GUARD_SECONDS
+    )
+    assert run.returncode == 0, run.stderr
+    epochs = re.findall(r"^epoch (\d+)/10 - loss", run.stderr, re.M)
+    assert epochs == [str(e) for e in range(1, 11)], run.stderr  # one rank printed them
+    two_ranks = hg.load(tmp_path / "model.safetensors")
+    _, _, training = read_checkpoint(tmp_path / "run.ckpt")
+    assert training["epoch"] == 10
+    # The same script without mpiexec is one rank holding every row.
+    (tmp_path / "model.safetensors").unlink()
+    one = subprocess.run(script, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert one.returncode == 0, one.stderr
+    one_rank = hg.load(tmp_path / "model.safetensors")
+    for p, q in zip(one_rank.parameters(), two_ranks.parameters()):
+        np.testing.assert_allclose(q.data, p.data, rtol=0, atol=1e-12)
