@@ -32,9 +32,10 @@ def problem(spec: dict):
     y = (X[:, 0] > 0).astype(int) + (X[:, 1] + X[:, 2] > 0.5)
     if spec.get("huge_row") is not None:
         X[spec["huge_row"]] = 1e308  # overflows in the first layer's product
-    model = hg.Sequential(
-        [hg.Dense(N_FEATURES, 8, rng=1), hg.Tanh(), hg.Dense(8, N_CLASSES, rng=2)]
-    )
+    layers = [hg.Dense(N_FEATURES, 8, rng=1), hg.Tanh(), hg.Dense(8, N_CLASSES, rng=2)]
+    if spec.get("dropout"):
+        layers.insert(2, hg.Dropout(0.3, rng=3))
+    model = hg.Sequential(layers)
     if spec.get("optimizer", "adam") == "adam":
         optimizer = hg.Adam(model.parameters(), lr=0.05, weight_decay=1e-3)
     else:

@@ -447,11 +447,19 @@ class DataParallel:
         return f"the gradient sum of epoch {run.epoch + 1}, batch {run.batch + 1}"
 
     def _reseed_layers(self) -> None:
-        state = json.dumps(self._rng.bit_generator.state, sort_keys=True).encode()
-        key = int.from_bytes(hashlib.sha256(state).digest()[:8], "little")
+        shared = self._rng.bit_generator.state
         for i, gen in enumerate(self._layer_rngs):
-            seeds = np.random.SeedSequence([key, self.group.rank, i])
+            seeds = layer_seed(shared, self.group.rank, i)
             gen.bit_generator.state = type(gen.bit_generator)(seeds).state
+
+
+def layer_seed(shared_state: dict, rank: int, layer: int) -> np.random.SeedSequence:
+    """The seed of random layer number ``layer`` on ``rank`` for an epoch: from the shared
+    generator's state at the epoch's start (the same on every rank, and restored by a resume),
+    the rank and the layer, so each rank's stream differs and a resumed run draws the same."""
+    text = json.dumps(shared_state, sort_keys=True).encode()
+    key = int.from_bytes(hashlib.sha256(text).digest()[:8], "little")
+    return np.random.SeedSequence([key, rank, layer])
 
 
 def fit_settings(
