@@ -83,8 +83,9 @@ def main() -> None:
         v0 = sum(spec["val_sizes"][:rank])
         vrows = slice(v0, v0 + spec["val_sizes"][rank])
         options["validation_data"] = (X_val[vrows], y_val[vrows])
-    if spec.get("batch_size_of_rank"):  # a rank that disagrees on a setting
-        options["batch_size"] = spec["batch_size_of_rank"][rank]
+    for key in ("batch_size", "seed", "resume_from"):  # settings that differ between ranks
+        if f"{key}_of_rank" in spec:
+            options[key] = spec[f"{key}_of_rank"][rank]
     fail = spec.get("fail")
     if fail and fail["rank"] == rank:
         failing = Fail(fail["epoch"], fail["batch"], fail["how"])

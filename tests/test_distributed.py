@@ -185,7 +185,8 @@ def test_process_group_names_a_bad_timeout_and_communicator():
 @pytest.mark.parametrize(
     "spec",
     [
-        {"sizes": [45, 45], "batch_size": 16, "gradient_clip": 0.5},
+        # The shuffling follows rank 0's seed, as the single process does.
+        {"sizes": [45, 45], "batch_size": 16, "gradient_clip": 0.5, "seed_of_rank": [7, 99]},
         {"sizes": [100, 37, 0], "val_sizes": [10, 0, 7], "batch_size": 16},
         {"sizes": [20, 1, 69, 0], "batch_size": 32, "optimizer": "sgd", "val_sizes": [5, 5, 5, 5]},
     ],
@@ -353,3 +354,16 @@ def test_dropout_across_ranks_is_reproducible_and_resumes_bit_for_bit(tmp_path):
                 np.testing.assert_array_equal(resumed[name], value, err_msg=name)
     model, _ = single_process(spec)  # one process draws other masks: the runs part ways
     assert not np.allclose(whole[0]["0.weight"], model[0].weight.data)
+
+
+def test_ranks_that_cannot_all_resume_stop_together_naming_the_rank(tmp_path):
+    ckpt = str(tmp_path / "run.ckpt")
+    spec = {"sizes": [30, 30], "epochs": 1, "batch_size": 8, "checkpoint": ckpt}
+    assert launch(tmp_path, spec).returncode == 0
+    missing = str(tmp_path / "elsewhere.ckpt")
+    run = launch(tmp_path, {**spec, "epochs": 2, "resume_from_of_rank": [ckpt, missing]})
+    assert run.returncode != 0
+    reason = f"ModelFileError: no model file at {missing!r}"
+    assert f"{reason}\n" in run.stderr, run.stderr  # rank 1's own error
+    assert f"ValueError: resume_from: rank 1 could not resume ({reason})" in run.stderr
+    assert "MPI_Abort" not in run.stderr  # both ranks stopped at the start, together

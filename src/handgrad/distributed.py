@@ -344,8 +344,8 @@ class DataParallel:
         for r, state in enumerate(states):
             if state["error"] is not None:
                 raise ValueError(
-                    f"resume_from: rank {r} could not restore {os.fspath(resume_from)!r} "
-                    f"({state['error']}); every rank must be able to read the checkpoint"
+                    f"resume_from: rank {r} could not resume ({state['error']}); every rank "
+                    "must be able to read the checkpoint"
                 )
         if len({(s["epoch"], s["step"]) for s in states}) > 1:
             found = ", ".join(
