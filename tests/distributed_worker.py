@@ -94,6 +94,7 @@ def main() -> None:
         for p in model.parameters():
             p.data[...] = rank
     group = hg.distributed.ProcessGroup(timeout=spec.get("timeout", 60))
+    group.comm.Barrier()  # the ranks start fit together: a short timeout then covers the steps
     history = model.fit(X[rows], y[rows], optimizer=optimizer, distributed=group, **options)
     arrays = {name: p.data for name, p in model.named_parameters()}
     arrays.update({f"history.{k}": np.array(v) for k, v in history.history.items()})
