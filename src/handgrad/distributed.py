@@ -83,6 +83,7 @@ __all__ = [
     "CollectiveTimeoutError",
     "ProcessGroup",
     "fit_shard",
+    "layer_seed",
     "rank",
     "shard",
     "size",
