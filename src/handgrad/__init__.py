@@ -6,7 +6,7 @@
 (2, 3)
 """
 
-from . import datasets
+from . import datasets, distributed
 from .activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .callbacks import (
     Callback,
@@ -79,6 +79,7 @@ __all__ = [
     "WarmupLR",
     "datasets",
     "diagnose",
+    "distributed",
     "evaluate",
     "export_onnx",
     "fit",

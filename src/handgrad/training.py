@@ -114,6 +114,7 @@ def fit(
     verbose: int = 0,
     gradient_clip: float | None = None,
     resume_from: str | os.PathLike | None = None,
+    distributed: Any = False,
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent.
 
@@ -152,6 +153,11 @@ def fit(
         A checkpoint written by ``Checkpoint``: the weights, optimizer state, random state, history
         and callback state are restored and training continues after the checkpoint's epoch, so the
         final weights equal those of an uninterrupted run.
+    distributed : False, True, an mpi4py communicator, or hg.distributed.ProcessGroup
+        Data-parallel training over MPI (see :mod:`handgrad.distributed`): each rank passes its own
+        shard as ``(X, y)`` (possibly empty) and ``validation_data``; ``batch_size`` is the global
+        batch; every rank ends with the weights that one process would reach on all the rows.
+        ``True`` is ``MPI.COMM_WORLD`` with the default timeout.
 
     Returns
     -------
@@ -165,8 +171,11 @@ def fit(
         with NumPy raising on overflow and invalid operations, so the first non-finite value
         stops the step before the optimizer applies it: the model keeps its last finite weights,
         and no NumPy warning escapes.
+    handgrad.distributed.CollectiveTimeoutError
+        In distributed training, when another rank stopped answering.
     """
-    X, y = _check_data(X, y, "X", "y")
+    parallel = distributed is not False and distributed is not None
+    X, y = _check_data(X, y, "X", "y", allow_empty=parallel)
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a Loss such as hg.CrossEntropyLoss(), got {describe(loss)}")
     if not isinstance(optimizer, Optimizer):
@@ -190,10 +199,26 @@ def fit(
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be Callback objects, got {describe(cb)}")
 
+    if parallel and validation_split:
+        raise ValueError(
+            "validation_split needs every row on one process; in distributed training pass each "
+            "rank's share of the validation set as validation_data"
+        )
     train_idx, validation = _validation(
-        model, X, y, loss, validation_data, validation_split, rng, dtype
+        model, X, y, loss, validation_data, validation_split, rng, dtype, allow_empty=parallel
     )
     n = len(X) if train_idx is None else len(train_idx)
+    dist = None
+    if parallel:
+        from .distributed import DataParallel, fit_settings
+
+        settings = fit_settings(
+            model, loss, optimizer, metric_objs, X, rng=rng, batch_size=batch_size,
+            epochs=epochs, shuffle=bool(shuffle), gradient_clip=gradient_clip,
+            validation=validation is not None,
+        )  # fmt: skip
+        dist = DataParallel(distributed, X, rng, settings)
+        n = dist.n_samples
     batch_size = min(batch_size, n)
     history = History()
     run = TrainingRun(model, loss, optimizer, epochs, batch_size, n, history, rng)
@@ -202,7 +227,9 @@ def fit(
     if verbose:
         run.callbacks.append(ProgressBar(verbose))
     start_epoch = 0
-    if resume_from is not None:
+    if dist is not None:
+        start_epoch = dist.start(run, resume_from)  # resumes every rank, broadcasts the weights
+    elif resume_from is not None:
         from .io import restore_checkpoint
 
         start_epoch = restore_checkpoint(resume_from, run)
@@ -214,10 +241,13 @@ def fit(
     try:
         _notify(run.callbacks, "on_train_begin", run)
         _train(
-            run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validation, gradient_clip
-        )
+            run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validation, gradient_clip,
+            dist,
+        )  # fmt: skip
     except BaseException as error:
         model.train(was_training)
+        if dist is not None:
+            dist.on_error(error)
         for cb in run.callbacks:
             cb.on_train_error(run, error)
         raise
@@ -226,8 +256,8 @@ def fit(
     return history
 
 
-def _train(run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validation, clip):
-    """The epochs of ``fit``, from ``start_epoch``."""
+def _train(run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validation, clip, dist):
+    """The epochs of ``fit``, from ``start_epoch``; ``dist`` (a ``DataParallel``) or None."""
     model, loss, optimizer, rng = run.model, run.loss, run.optimizer, run.rng
     n, batch_size = run.n_samples, run.batch_size
     forward, backward = model._forward, model.backward_params
@@ -245,39 +275,51 @@ def _train(run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validat
             m.reset()
         total = 0.0
         seen = 0
-        for batch, start in enumerate(range(0, n, batch_size)):
+        batches = _batches(order, batch_size) if dist is None else dist.batches(order, batch_size)
+        for batch, idx in enumerate(batches):
             run.batch = batch
-            idx = order[start : start + batch_size]
             yb = np.take(y, idx, axis=0)
             try:
                 with np.errstate(over="raise", invalid="raise", divide="raise"):
-                    out = forward(gather(idx))
-                    value = loss_forward(out, yb)
-                    if not math.isfinite(value):
-                        raise TrainingDiverged(epoch, batch, f"the loss is {value}", optimizer.lr)
-                    backward(loss_backward())
+                    if len(idx):  # a rank of a distributed run may hold no row of a batch
+                        out = forward(gather(idx))
+                        value = loss_forward(out, yb)
+                        if not math.isfinite(value):
+                            raise TrainingDiverged(
+                                epoch, batch, f"the loss is {value}", optimizer.lr
+                            )
+                        backward(loss_backward())
+                    if dist is not None:
+                        dist.reduce_gradients(len(idx))  # Σ over ranks: the whole batch's
                     if clip is not None:
                         optimizer.clip_grad_norm(clip)
                     step()
-            except FloatingPointError as exc:
+            except (FloatingPointError, TrainingDiverged) as exc:
+                if dist is not None:
+                    dist.abandon_step()  # the other ranks are waiting for this step's gradient
+                if isinstance(exc, TrainingDiverged):
+                    raise
                 raise TrainingDiverged(
                     epoch, batch, f"{exc} (a value overflowed or became NaN)", optimizer.lr
                 ) from None
-            for m in metric_objs:
-                m.update(out, yb)
-            total += value * len(idx)
-            seen += len(idx)
-            run.batch_loss = value
-            run.running_loss = total / seen
+            if len(idx):
+                for m in metric_objs:
+                    m.update(out, yb)
+                total += value * len(idx)
+                seen += len(idx)
+                run.batch_loss = value
+                run.running_loss = total / seen
             _notify(run.callbacks, "on_batch_end", run)
             if run.stop:
                 break
+        if dist is not None:
+            total, seen = dist.combine(total, seen, metric_objs)
         run.logs["loss"] = total / seen
         run.logs.update({m.name: m.result() for m in metric_objs})
         if validation is not None:
             X_val, y_val = validation
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                scores = _evaluate(model, X_val, y_val, loss, metric_objs)
+                scores = _evaluate(model, X_val, y_val, loss, metric_objs, dist=dist)
             run.logs.update({f"val_{k}": v for k, v in scores.items()})
             model.train()
         run.logs["lr"] = optimizer.lr
@@ -285,6 +327,12 @@ def _train(run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validat
         _notify(run.callbacks, "on_epoch_end", run)
         if run.stop:
             break
+
+
+def _batches(order: np.ndarray, batch_size: int):
+    """Consecutive slices of ``batch_size`` indices (the last one may be shorter)."""
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
 
 
 def evaluate(
@@ -313,8 +361,11 @@ def evaluate(
         model.release()
 
 
-def _evaluate(model, X, y, loss, metric_objs, batch_size=EVAL_BATCH_SIZE) -> dict[str, float]:
-    """Loss and metrics over (X, y) in evaluation mode; X may be an (array, row indices) pair."""
+def _evaluate(
+    model, X, y, loss, metric_objs, batch_size=EVAL_BATCH_SIZE, dist=None
+) -> dict[str, float]:
+    """Loss and metrics over (X, y) in evaluation mode; X may be an (array, row indices) pair.
+    With ``dist``, (X, y) is this rank's shard and the figures are those of all the shards."""
     model.eval()
     rows = None
     if isinstance(X, tuple):
@@ -333,10 +384,14 @@ def _evaluate(model, X, y, loss, metric_objs, batch_size=EVAL_BATCH_SIZE) -> dic
         total += loss._forward(out, yb) * len(xb)
         for m in metric_objs:
             m.update(out, yb)
+    if dist is not None:
+        total, n = dist.combine(total, n, metric_objs)
     return {"loss": total / n, **{m.name: m.result() for m in metric_objs}}
 
 
-def _validation(model, X, y, loss, validation_data, validation_split, rng, dtype):
+def _validation(
+    model, X, y, loss, validation_data, validation_split, rng, dtype, allow_empty=False
+):
     """``(train_idx or None, validation or None)``; validation is ``(X_val, y_val)`` where X_val
     may be ``(X, held_out_idx)`` so that a split never copies the data."""
     if validation_data is not None and validation_split:
@@ -347,7 +402,9 @@ def _validation(model, X, y, loss, validation_data, validation_split, rng, dtype
                 f"validation_data must be a pair (X_val, y_val), got {describe(validation_data)}"
             )
         X_val, y_val = validation_data
-        X_val, y_val = _check_data(X_val, y_val, "validation_data X", "validation_data y")
+        X_val, y_val = _check_data(
+            X_val, y_val, "validation_data X", "validation_data y", allow_empty=allow_empty
+        )
         if X_val.shape[1:] != X.shape[1:]:
             raise ValueError(
                 f"validation_data X must have rows like X, shape (n, {X.shape[1]}), "
@@ -378,7 +435,9 @@ def _notify(callbacks: list[Callback], hook: str, run: TrainingRun) -> None:
         getattr(cb, hook)(run)
 
 
-def _check_data(X, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+def _check_data(
+    X, y, x_name: str, y_name: str, allow_empty: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     X = as_row_data(X, x_name)
     y = as_input_array(y, y_name, finite=False)
     if y.ndim == 0:
@@ -387,7 +446,7 @@ def _check_data(X, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]
         raise ValueError(
             f"{x_name} and {y_name} must have the same number of rows, got {len(X)} and {len(y)}"
         )
-    if len(X) == 0:
+    if len(X) == 0 and not allow_empty:
         raise ValueError(f"{x_name} is empty: it needs at least one sample")
     return X, y
 
