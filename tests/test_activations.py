@@ -129,3 +129,13 @@ def test_bad_arguments():
     layer(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"expected grad_out of shape \(2, 3\)"):
         layer.backward(np.ones((3, 2)))
+
+
+def test_relu_backward_in_evaluation_mode(rng):
+    x = rng.standard_normal((6, 5))
+    g = rng.standard_normal((6, 5))
+    train, evaluation = hg.ReLU(), hg.ReLU().eval()
+    train(x)
+    evaluation(x)
+    np.testing.assert_array_equal(evaluation.backward(g), train.backward(g))
+    assert hg.gradcheck(hg.ReLU().eval(), np.where(np.abs(x) < 1e-3, 0.5, x)).passed

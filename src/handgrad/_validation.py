@@ -47,6 +47,8 @@ def check_finite(arr: np.ndarray, name: str) -> None:
     """Raise when a float array holds NaN or infinity, saying how many and where the first is."""
     if arr.dtype.kind != "f" or arr.size == 0:
         return
+    if arr.size <= _CHUNK_ELEMENTS and np.isfinite(arr).all():
+        return  # the common case, in one call
     # In chunks of rows, so that checking a large dataset never allocates a mask as big as it.
     rows = max(1, _CHUNK_ELEMENTS // max(1, arr[0].size)) if arr.ndim > 1 else _CHUNK_ELEMENTS
     for start in range(0, len(arr), rows):

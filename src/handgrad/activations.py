@@ -55,15 +55,19 @@ class ReLU(Activation):
     def forward(self, x):
         if type(x) is not np.ndarray or x.dtype.kind != "f":
             x = self._input(x)
-        # The mask lives in a reused buffer: multiplying by it in backward is cheaper than
-        # comparing again, and reusing it avoids an allocation per step.
-        mask = np.greater(x, 0, out=self._scratch("mask", x.shape, _BOOL))
-        self._cache = (mask, x.dtype)
+        if self.training:
+            # The mask lives in a reused buffer: multiplying by it in backward is cheaper than
+            # comparing again, and reusing it avoids an allocation per step.
+            self._cache = (np.greater(x, 0, out=self._scratch("mask", x.shape, _BOOL)), x.dtype)
+        else:
+            # Evaluation (predict) rarely back-propagates: keep x, and compare only if asked.
+            self._cache = (x, x.dtype)
         # Against an array of zeros, np.maximum takes a vectorised path ~3x faster than against 0.
         return np.maximum(x, self._scratch("zeros", x.shape, x.dtype, fill=0))
 
     def backward(self, grad_out):
-        mask, dtype = self._cached("_cache")
+        kept, dtype = self._cached("_cache")
+        mask = kept if kept.dtype == _BOOL else kept > 0
         grad = self._check_grad_out(grad_out, mask.shape, dtype)
         return np.multiply(grad, mask)
 

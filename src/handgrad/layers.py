@@ -81,13 +81,12 @@ class Layer:
         return self.train(False)
 
     def release(self) -> None:
-        """Drop what the last forward kept for backward (its input, masks) and the scratch
-        buffers, so that no large array stays referenced. ``predict`` and ``evaluate`` call it."""
+        """Drop what the last forward kept for backward (its input, masks), so that no array of
+        the caller's stays referenced. ``predict`` and ``evaluate`` call it. The scratch buffers
+        stay: they belong to the layer, and the next call reuses them."""
         for name in self._transient:
             if name in self.__dict__:
                 self.__dict__[name] = None
-        self.__dict__.pop("_scratch_buffers", None)
-        self.__dict__.pop("_scratch_views", None)
 
     def __getstate__(self) -> dict[str, Any]:
         # A pickled layer carries its weights and settings, not the per-call state: that could be
