@@ -327,6 +327,16 @@ def goals(results: dict) -> list[dict]:
     return out
 
 
+def rejudge(results: dict) -> dict:
+    """A saved run's guard, memory and goals worked out again from its measured rows (for
+    ``run.py --render``, after the way they are judged or presented has changed)."""
+    rows = results["epoch"]["rows"]
+    results["guard"] = guard(rows, tuple(results["options"]["threads"]))
+    results["memory"] = memory(rows)
+    results["goals"] = goals(results)
+    return results
+
+
 def build(raw: dict, spec: Spec, options: dict, machine: dict) -> dict:
     rows = epoch_rows(raw["epoch"], spec)
     results = {

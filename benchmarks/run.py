@@ -70,6 +70,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget", type=float, help="seconds per latency figure and sweep point")
     p.add_argument("--out", type=Path, help="where results go (default benchmarks/results)")
     p.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="measure nothing: redraw the tables and charts of a saved results.json",
+    )
+    p.add_argument(
         "--update-docs", action="store_true", help="rewrite docs/performance.md's figures"
     )
     return p.parse_args(argv)
@@ -108,9 +114,13 @@ def update_doc(results: dict, doc: Path = DOC) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     opts, out = options_from(args)
-    raw = harness.run(opts)
-    options = {k: v for k, v in asdict(opts).items() if k != "spec"}
-    results = report.build(raw, opts.spec, options, machine.describe())
+    if args.render:
+        results = report.rejudge(json.loads(args.render.read_text()))
+        out = args.out or args.render.parent
+    else:
+        raw = harness.run(opts)
+        options = {k: v for k, v in asdict(opts).items() if k != "spec"}
+        results = report.build(raw, opts.spec, options, machine.describe())
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "results.md").write_text(markdown.document(results) + "\n")

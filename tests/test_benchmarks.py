@@ -299,3 +299,19 @@ def test_tables_and_charts_are_written(run):
     for name in ("epoch.png", "latency.png", "sweep.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_render_redraws_a_saved_run_without_measuring(run, tmp_path):
+    out, results, _ = run
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "run.py"),
+        f"--render={out / 'results.json'}",
+        f"--out={tmp_path}",
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "measurements to run" not in proc.stderr
+    assert (tmp_path / "results.md").read_text() == (out / "results.md").read_text()
+    again = json.loads((tmp_path / "results.json").read_text())
+    assert again["guard"] == results["guard"] and again["goals"] == results["goals"]
