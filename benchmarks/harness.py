@@ -209,7 +209,7 @@ def run(opts: Options) -> dict:
         + interleave(latency_jobs(opts), opts.latency_repeats)
         + interleave(sweep_jobs(opts), 1)
     )
-    raw: dict[str, list] = {"epoch": [], "latency": [], "sweep": []}
+    raw: dict = {"epoch": [], "latency": [], "sweep": [], "load": [_load()]}
     with tempfile.TemporaryDirectory(prefix="handgrad-bench-") as tmp:
         work_dir = Path(tmp)
         t0 = time.perf_counter()
@@ -233,4 +233,13 @@ def run(opts: Options) -> dict:
                 }
             )
         raw["seconds"] = time.perf_counter() - runner.started
+    raw["load"].append(_load())
     return raw
+
+
+def _load() -> float | None:
+    """The 1-minute load average: how busy the machine was with other work."""
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None

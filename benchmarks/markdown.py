@@ -153,9 +153,16 @@ def machine_lines(results: dict) -> str:
             f"- CPU: {m['cpu']}, {m['cores']} logical cores{mem} ({flags}); {m['os']}",
             f"- Python {m['python']}, NumPy {m['numpy']} with {m['numpy_blas']}",
             f"- handgrad {m['handgrad']}, PyTorch {m['torch']}, scikit-learn {m['scikit-learn']}",
-            f"- run on {m['date']}, {results['run_seconds'] / 60:.1f} minutes",
+            f"- run on {m['date']}, {results['run_seconds'] / 60:.1f} minutes{_load(results)}",
         ]
     )
+
+
+def _load(results: dict) -> str:
+    load = results.get("load_average")
+    if not load or None in load:
+        return ""
+    return f"; 1-minute load average {load[0]:.1f} at the start, {load[-1]:.1f} at the end"
 
 
 def document(results: dict, image_prefix: str = "") -> str:

@@ -355,6 +355,7 @@ def build(raw: dict, spec: Spec, options: dict, machine: dict) -> dict:
         "latency": {"rows": latency_rows(raw["latency"])},
         "sweep": sweep_rows(raw["sweep"]),
         "run_seconds": raw.get("seconds"),
+        "load_average": raw.get("load"),
     }
     results["goals"] = goals(results)
     return results
