@@ -369,7 +369,7 @@ def test_predict_writes_the_original_string_labels(animals, animals_model, tmp_p
     out = tmp_path / "predictions.csv"
     argv = ["predict", str(animals_model), str(animals), "--probabilities", "--out", str(out)]
     assert main(argv) == 0
-    assert "wrote 240 predictions" in capsys.readouterr().err
+    assert capsys.readouterr().out == f"wrote 240 predictions to {out}\n"
     rows = read_csv(out)
     assert list(rows[0]) == ["species", "p(bird)", "p(cat)", "p(dog)"]
     assert len(rows) == 240
@@ -530,7 +530,7 @@ def test_trace_formats_to_a_file(fmt, start, tmp_path, capsys):
     assert main(["trace", "--example", "seed", "--format", fmt, "--out", str(out)]) == 0
     text = out.read_text()
     assert text.startswith(start) and "19.14794925" in text
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out == f"wrote the trace to {out}\n"
 
 
 def test_trace_of_a_saved_model_standardises_the_input(animals_model, capsys):

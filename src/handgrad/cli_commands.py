@@ -271,7 +271,7 @@ def predict(args: argparse.Namespace) -> int:
         sys.stdout.write(buffer.getvalue())
     else:
         Path(args.out).write_text(buffer.getvalue(), encoding="utf-8")
-        print(f"wrote {len(outputs)} predictions to {args.out}", file=sys.stderr)
+        print(f"wrote {len(outputs)} predictions to {args.out}")
     return 0
 
 
@@ -352,7 +352,7 @@ def trace(args: argparse.Namespace) -> int:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote the trace to {args.out}", file=sys.stderr)
+        print(f"wrote the trace to {args.out}")
     return 0
 
 

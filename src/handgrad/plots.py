@@ -104,7 +104,10 @@ def confusion_figure(matrix: Any, classes: Sequence, title: str | None = None) -
     image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8)
     labels = [_short(c) for c in classes]
-    ax.set_xticks(range(k), labels, rotation=45 if k > 5 else 0, ha="right" if k > 5 else "center")
+    slanted = k > 5 and max(len(label) for label in labels) > 3  # long names would overlap
+    ax.set_xticks(
+        range(k), labels, rotation=45 if slanted else 0, ha="right" if slanted else "center"
+    )
     ax.set_yticks(range(k), labels)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
