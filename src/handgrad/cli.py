@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import __version__
+from . import __version__, cli_commands
 from .cli_data import LOSSES
 from .cli_train import ACTIVATIONS, OPTIMIZERS, SCHEDULES
 from .datasets import NAMES
@@ -37,6 +37,8 @@ USER_ERRORS = (
     ModelFileError,
 )
 DEBUG_ENV = "HANDGRAD_DEBUG"
+#: The subcommands, each a function of the same name in :mod:`handgrad.cli_commands`.
+COMMANDS = ("demo", "train", "evaluate", "predict", "summary", "trace", "export")
 
 
 class UsageError(Exception):
@@ -376,12 +378,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version print, then exit 0
         return exc.code if isinstance(exc.code, int) else 0
     if args.command is None:
-        _error_line("handgrad", f"choose a command: {_command_names(parser)} (see --help)")
+        _error_line("handgrad", f"choose a command: {', '.join(COMMANDS)} (see --help)")
         return 2
     prog = f"handgrad {args.command}"
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
-    from . import cli_commands
-
     try:
         return getattr(cli_commands, args.command)(args)
     except KeyboardInterrupt:
@@ -418,13 +418,6 @@ def _message(exc: BaseException) -> str:
 
 def _error_line(prog: str, message: str) -> None:
     print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
-
-
-def _command_names(parser: argparse.ArgumentParser) -> str:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return ", ".join(action.choices)
-    return ""
 
 
 if __name__ == "__main__":

@@ -207,6 +207,8 @@ def save_training_outputs(
         from .plots import learning_curves_figure, save_png
 
         title = f"{meta['data']}: layers {_layers_text(meta['training']['layers'])}"
+        if meta["task"] == "regression":
+            title += " (standardised target)"
         save_png(learning_curves_figure(result.history, title=title), plot)
         print(f"wrote the learning curves to {plot}")
     if confusion is not None:
