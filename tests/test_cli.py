@@ -134,6 +134,7 @@ def test_version(capsys):
         (["train", "missing.csv", "--target", "y"], "DATA: no such file 'missing.csv'"),
         (["train", "data.txt", "--target", "y"], "DATA: no such file"),
         (["evaluate", "missing.safetensors", "--dataset", "digits"], "no model file at"),
+        (["train", "--dataset", "digits", "--target", "y"], "--target and --task are for DATA"),
         (["export", "m.safetensors"], "the following arguments are required: --onnx"),
         (["trace"], "give MODEL (a model file) or --example seed"),
         (["trace", "--example", "seed", "--input", "1,2,3"], "--input is for a MODEL"),
@@ -743,3 +744,10 @@ def test_quality_benchmark_runs_its_commands(tmp_path):
     table = (tmp_path / "quality.md").read_text()
     assert f"| digits | {digits['test_accuracy']:.2%} | 97% |" in table
     assert "A quick run, not the benchmark" in table
+
+
+def test_evaluate_takes_data_or_a_data_set_not_both(digits_model, animals, capsys):
+    err = one_line_error(
+        capsys, ["evaluate", str(digits_model), str(animals), "--dataset", "digits"]
+    )
+    assert "give DATA or --dataset NAME, not both" in err

@@ -110,6 +110,10 @@ def load_training_data(
     """The data set ``handgrad train`` learns from: a built-in one by name, or a CSV/NPZ file,
     without the feature columns named in ``ignore`` (e.g. an id)."""
     if dataset is not None:
+        if target is not None or task != "auto":
+            raise ValueError(
+                f"--target and --task are for DATA files; --dataset {dataset} has its own"
+            )
         ds = datasets.load(dataset, dtype=dtype)
     else:
         check_file(data, "DATA")
@@ -274,6 +278,8 @@ def read_model_data(
     ``X`` and, optionally, ``y`` (or the array named ``target``).
     """
     if dataset is not None:
+        if data is not None:
+            raise ValueError("give DATA or --dataset NAME, not both")
         return _dataset_test_part(card, dataset)
     if data is None:
         raise ValueError("give DATA (a .csv or .npz file) or --dataset NAME")

@@ -84,9 +84,11 @@ def run(args: argparse.Namespace) -> int:
 
     _banner("2. A classifier for handwritten digits")
     spec = replace(DIGITS, epochs=args.epochs, seed=args.seed, verbose=args.verbose)
+    widths = " → ".join(str(w) for w in (64, *spec.layers, 10))
     print(
-        f"Dense network {DIGITS.layers} with ReLU and dropout {spec.dropout}, Adam with a cosine "
-        f"schedule, {spec.epochs} epochs on scikit-learn's 8×8 digits (seed {spec.seed})."
+        f"A network of {widths} neurons, ReLU and dropout {spec.dropout} after each hidden layer, "
+        f"trained with Adam and a cosine schedule for {spec.epochs} epochs on scikit-learn's 8×8 "
+        f"images of handwritten digits (seed {spec.seed})."
     )
     result = train(spec, on_data=lambda line: print(line, flush=True))
     report_training(result)
