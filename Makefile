@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
+CLI_STAMP := $(VENV)/.installed-cli
+# The demo writes its model and figures here (build/ is ignored by git).
+DEMO_DIR ?= build/handgrad-demo
 
 .PHONY: install demo test lint clean bench
 
@@ -14,10 +17,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo needs only the command line's extra, not the test tools and PyTorch.
+$(CLI_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[cli]'
+	touch $(CLI_STAMP)
+
 install: $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/python examples/seed_notebook.py
+demo: $(CLI_STAMP)
+	$(BIN)/handgrad demo --out-dir $(DEMO_DIR)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

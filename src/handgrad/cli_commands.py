@@ -1,0 +1,440 @@
+"""The subcommands of ``handgrad``, one function each, taking the parsed arguments and returning
+the exit status. Errors are raised (ValueError and friends); :func:`handgrad.cli.main` turns them
+into one line and a status."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .activations import sigmoid, softmax
+from .cli_data import ModelCard, check_file, encode_labels, parse_numbers, read_model_data
+from .cli_train import TrainResult, TrainSpec, make_loss
+from .io import load
+from .layers import Dense, Dropout, Layer
+from .model import Sequential
+
+# Shared helpers ---------------------------------------------------------------------------------
+
+
+def check_output(path: str | None, argument: str, inputs: Iterable[str | None] = ()) -> None:
+    """Refuse, before any work is done, an output path that cannot be written or that would
+    overwrite one of the command's inputs."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{argument} {path!r}: the folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{argument} {path!r} is a folder, expected a file name")
+    for other in inputs:
+        if other is not None and os.path.abspath(other) == os.path.abspath(path):
+            raise ValueError(f"{argument} {path!r} would overwrite an input file")
+
+
+def check_outputs_distinct(paths: dict[str, str | None]) -> None:
+    seen: dict[str, str] = {}
+    for argument, path in paths.items():
+        if path is None:
+            continue
+        key = os.path.abspath(path)
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {argument} name the same file {path!r}")
+        seen[key] = argument
+
+
+def predicted_classes(logits: np.ndarray, loss: str) -> np.ndarray:
+    """Class indices from a classifier's outputs: the largest logit, or ``logit > 0`` (σ > ½)
+    for a single binary output."""
+    if loss == "bce":
+        return (logits[:, 0] > 0).astype(np.int64)
+    return logits.argmax(axis=1)
+
+
+def class_probabilities(logits: np.ndarray, loss: str) -> np.ndarray:
+    """One column per class: softmax of the logits, or ``(1 − σ(z), σ(z))`` for binary ones."""
+    if loss == "bce":
+        p = sigmoid(logits[:, 0])
+        return np.stack([1 - p, p], axis=1)
+    return softmax(logits)
+
+
+def loss_targets(y: np.ndarray, loss: str, dtype: np.dtype) -> np.ndarray:
+    """Encoded labels or values in the form the model's loss takes."""
+    if loss == "cross_entropy":
+        return y
+    return y.astype(dtype).reshape(len(y), -1)
+
+
+def format_scores(scores: dict[str, dict[str, float]]) -> str:
+    """A table with a row per part (training, validation, test) and a column per figure."""
+    keys = list(next(iter(scores.values())))
+    width = max(len(name) for name in scores)
+    lines = [" " * width + "".join(f"{k:>12}" for k in keys)]
+    for name, figures in scores.items():
+        lines.append(f"{name:<{width}}" + "".join(f"{figures[k]:>12.4f}" for k in keys))
+    return "\n".join(lines)
+
+
+def write_confusion(path: str, labels: np.ndarray, logits: np.ndarray, card: dict, title: str):
+    from .plots import confusion_figure, confusion_matrix, save_png
+
+    classes = card["classes"]
+    matrix = confusion_matrix(labels, predicted_classes(logits, card["loss"]), len(classes))
+    save_png(confusion_figure(matrix, classes, title=title), path)
+
+
+def save_model(model: Sequential, path: str, metadata: dict[str, Any]) -> None:
+    """``model.save(path, metadata=...)``, then the file's header rewritten with its metadata keys
+    in sorted order, so that the same model always gives the same bytes.
+
+    The safetensors package writes the metadata map in an arbitrary order that changes from run to
+    run, and its temporary file keeps mode 0600 when renamed; the rewrite fixes both: the header is
+    JSON whose order no reader depends on, padded with spaces to a multiple of 8 bytes as the
+    format asks, and the tensors' bytes are copied unchanged after it.
+    """
+    model.save(path, metadata=metadata)
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    meta = header.pop("__metadata__")
+    canonical = {"__metadata__": dict(sorted(meta.items())), **header}
+    text = json.dumps(canonical, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "xb") as f:  # a new file: the mode follows the umask
+            f.write(len(text).to_bytes(8, "little") + text + data[8 + n :])
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_card(path: str) -> tuple[Sequential, ModelCard]:
+    model = load(path)
+    return model, ModelCard.from_metadata(model.metadata, path)
+
+
+def _leaves(layer: Layer) -> Iterable[Layer]:
+    if isinstance(layer, Sequential):
+        for sub in layer:
+            yield from _leaves(sub)
+    else:
+        yield layer
+
+
+# train -----------------------------------------------------------------------------------------
+
+
+def train(args: argparse.Namespace) -> int:
+    from .cli_train import train as run_training
+
+    if (args.data is None) == (args.dataset is None):
+        raise ValueError(
+            "give DATA (a .csv or .npz file) or --dataset NAME"
+            + (", not both" if args.data is not None else "")
+        )
+    outputs = {"--out": args.out, "--plot": args.plot, "--confusion": args.confusion}
+    outputs["--checkpoint"] = args.checkpoint
+    for argument, path in outputs.items():
+        check_output(path, argument, inputs=[args.data])
+    check_outputs_distinct(outputs)
+    if args.resume is not None:
+        check_file(args.resume, "--resume")
+    spec = TrainSpec(
+        data=args.data,
+        dataset=args.dataset,
+        target=args.target,
+        task=args.task,
+        ignore=args.ignore,
+        layers=args.layers,
+        activation=args.activation,
+        dropout=args.dropout,
+        loss=args.loss,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        val_split=args.val_split,
+        early_stopping=args.early_stopping,
+        schedule=args.schedule,
+        warmup=args.warmup,
+        seed=args.seed,
+        dtype=args.dtype,
+        limit=args.limit,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        verbose=args.verbose,
+    )
+    result = run_training(spec, on_data=lambda line: print(line, flush=True))
+    report_training(result)
+    save_training_outputs(result, model=args.out, plot=args.plot, confusion=args.confusion)
+    return 0
+
+
+def report_training(result: TrainResult) -> None:
+    epochs = len(result.history)
+    print(f"trained {epochs} epoch{'s' * (epochs != 1)}; in evaluation mode:")
+    print(format_scores(result.results))
+    test = result.results.get("test")
+    if test is not None and "accuracy" in test:
+        n = len(result.parts["test"])
+        correct = round(test["accuracy"] * n)
+        print(f"test accuracy: {test['accuracy']:.2%} ({correct} of {n})")
+
+
+def save_training_outputs(
+    result: TrainResult, *, model: str | None, plot: str | None, confusion: str | None
+) -> None:
+    meta = result.metadata
+    if model is not None:
+        save_model(result.model, model, meta)
+        print(f"saved the model to {model}")
+    if plot is not None:
+        from .plots import learning_curves_figure, save_png
+
+        title = f"{meta['data']}: layers {_layers_text(meta['training']['layers'])}"
+        if meta["task"] == "regression":
+            title += " (standardised target)"
+        save_png(learning_curves_figure(result.history, title=title), plot)
+        print(f"wrote the learning curves to {plot}")
+    if confusion is not None:
+        if meta["task"] != "classification":
+            print("no confusion matrix: the target is not a class", file=sys.stderr)
+            return
+        name = next(n for n in ("test", "validation", "training") if n in result.parts)
+        part = result.parts[name]
+        logits = result.model.predict(part.X)
+        write_confusion(confusion, part.labels, logits, meta, f"{meta['data']}, {name} rows")
+        print(f"wrote the confusion matrix ({name} rows) to {confusion}")
+
+
+def _layers_text(layers: list[int]) -> str:
+    return ",".join(str(w) for w in layers) or "none"
+
+
+# evaluate, predict -------------------------------------------------------------------------------
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    check_output(args.confusion, "--confusion", inputs=[args.model, args.data])
+    model, card = _load_card(args.model)
+    data = read_model_data(card, args.data, args.dataset, args.target, need_target=True)
+    X = card.standardizer.transform(data.X, model.dtype)
+    loss = make_loss(card.loss)
+    scores = model.evaluate(X, loss_targets(data.y, card.loss, model.dtype), loss=loss)
+    print(f"{args.model} on {data.description}")
+    print("  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    if args.confusion is not None:
+        if card.task != "classification":
+            raise ValueError("--confusion needs a classifier; this model does regression")
+        write_confusion(args.confusion, data.y, model.predict(X), card.raw, data.description)
+        print(f"wrote the confusion matrix to {args.confusion}")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", inputs=[args.model, args.data])
+    model, card = _load_card(args.model)
+    data = read_model_data(card, args.data, args.dataset, args.target, need_target=False)
+    outputs = model.predict(card.standardizer.transform(data.X, model.dtype))
+    if card.task == "classification":
+        header = [card.target_name]
+        indices = predicted_classes(outputs, card.loss)
+        columns: list[list[Any]] = [[card.classes[i] for i in indices]]
+        if args.probabilities:
+            probs = class_probabilities(outputs, card.loss)
+            header += [f"p({c})" for c in card.classes]
+            columns += [[str(v) for v in probs[:, j]] for j in range(probs.shape[1])]
+    else:
+        if args.probabilities:
+            raise ValueError("--probabilities needs a classifier; this model does regression")
+        n = outputs.shape[1]
+        header = [card.target_name] if n == 1 else [f"{card.target_name}_{j}" for j in range(n)]
+        columns = [[str(v) for v in outputs[:, j]] for j in range(n)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(zip(*columns))
+    if args.out is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        Path(args.out).write_text(buffer.getvalue(), encoding="utf-8")
+        print(f"wrote {len(outputs)} predictions to {args.out}")
+    return 0
+
+
+# summary -----------------------------------------------------------------------------------------
+
+
+def summary(args: argparse.Namespace) -> int:
+    model = load(args.model)
+    print(model.summary())
+    meta = model.metadata
+    if "cli_format" not in meta:
+        if meta:
+            print(f"metadata: {json.dumps(meta)[:2000]}")
+        return 0
+    card = ModelCard.from_metadata(meta, args.model)
+    if card.task == "classification":
+        shown = ", ".join(str(c) for c in card.classes[:10]) + (
+            ", …" if len(card.classes) > 10 else ""
+        )
+        print(f"task: classification into {len(card.classes)} classes ({shown}), loss {card.loss}")
+    else:
+        print(f"task: regression, loss {card.loss}")
+    names = card.feature_names
+    shown = "" if names is None else f" ({', '.join(names[:5])}{', …' if len(names) > 5 else ''})"
+    print(f"target: {card.target_name}; {card.n_features} features{shown}")
+    print("input: standardised, (x − mean) / scale, with the training rows' mean and scale")
+    t = meta.get("training", {})
+    if t:
+        print(
+            f"trained on {meta.get('data')}: layers {_layers_text(t['layers'])} {t['activation']}"
+            f", dropout {t['dropout']}; {t['optimizer']} lr {t['lr']:g}, {t['schedule']} "
+            f"schedule; {t['epochs_run']} of {t['epochs']} epochs, batch {t['batch_size']}; "
+            f"seed {t['seed']}"
+        )
+    results = meta.get("results")
+    if results:
+        print(format_scores(results))
+    return 0
+
+
+# trace -----------------------------------------------------------------------------------------
+
+
+def trace(args: argparse.Namespace) -> int:
+    from .trace import seed_trace
+    from .trace import trace as trace_step
+
+    check_output(args.out, "--out", inputs=[args.model, args.data])
+    lr = None if args.no_update else args.lr
+    if args.example is not None:
+        if args.model is not None:
+            raise ValueError("give MODEL or --example seed, not both")
+        for option in ("input", "data", "dataset", "target"):
+            if getattr(args, option) is not None:
+                raise ValueError(f"--{option} is for a MODEL; --example seed has its own input")
+        step = seed_trace(lr=lr)
+        title = "The learner's notebook network: one training step"
+    else:
+        if args.model is None:
+            raise ValueError("give MODEL (a model file) or --example seed")
+        model, card = _load_card(args.model)
+        x, target, where = _trace_row(args, card)
+        for layer in _leaves(model):
+            if isinstance(layer, Dropout):
+                layer.rng = np.random.default_rng(args.seed)
+        X = card.standardizer.transform(x[None, :], model.dtype)
+        step = trace_step(model, X, target, make_loss(card.loss), lr=lr)
+        title = f"{Path(args.model).name} on {where}, standardised as (x − mean) / scale"
+    if args.format == "html":
+        from .trace_render import render_html
+
+        text = render_html(step, title=title)
+    elif args.format == "md":
+        text = f"**{title}**\n\n{step.to_markdown()}"
+    else:
+        text = f"{title}\n\n{step.to_text()}"
+    if args.out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote the trace to {args.out}")
+    return 0
+
+
+def _trace_row(args: argparse.Namespace, card: ModelCard) -> tuple[np.ndarray, Any, str]:
+    """The raw features of the traced row, its target in the loss's form, and where it is from."""
+    given = [o for o in ("input", "data", "dataset") if getattr(args, o) is not None]
+    if len(given) != 1:
+        raise ValueError(
+            "give the row with one of --input NUMBERS, --data FILE [--row N] or --dataset NAME "
+            f"[--row N], got {len(given)}"
+        )
+    file_target = None
+    if args.input is not None:
+        x = parse_numbers(args.input, "--input")
+        if len(x) != card.n_features:
+            raise ValueError(
+                f"--input: the model takes {card.n_features} features, got {len(x)} numbers"
+            )
+        where = "the given input"
+    else:
+        data = read_model_data(card, args.data, args.dataset, None, need_target=False)
+        if args.row > len(data.X):
+            raise ValueError(f"--row {args.row}: {data.description} has {len(data.X)} rows")
+        x = np.asarray(data.X[args.row - 1], dtype=np.float64)
+        if data.y is not None:
+            file_target = data.y[args.row - 1 : args.row]
+        where = f"row {args.row} of {data.description}"
+    if args.target is not None:
+        if card.task == "classification":
+            y = encode_labels([args.target.strip()], card.classes, "--target")
+        else:
+            y = parse_numbers(args.target, "--target")[None, :]
+    elif file_target is not None:
+        y = file_target
+    else:
+        raise ValueError("--target: give the row's class label (or value) to trace its loss")
+    if card.loss == "cross_entropy":
+        return x, y.reshape(1), where
+    return x, np.asarray(y, dtype=np.float64).reshape(1, -1), where
+
+
+# export ----------------------------------------------------------------------------------------
+
+
+def fold_standardization(model: Sequential, mean: np.ndarray, scale: np.ndarray) -> None:
+    """Make the first Dense take raw features: ``((x − m) / s) · W + b = x · W′ + b′`` with
+    ``W′ = W / s`` (row i of W divided by s_i) and ``b′ = b − (m / s) · W``. Computed in float64,
+    then stored in the layer's dtype."""
+    first = model.layers[0] if len(model) else None
+    if not isinstance(first, Dense):
+        raise ValueError("the model's first layer must be a Dense to take the raw features")
+    W = first.weight.data.astype(np.float64)
+    first.bias.data[...] = first.bias.data - (mean / scale) @ W
+    first.weight.data[...] = W / scale[:, None]
+
+
+def export(args: argparse.Namespace) -> int:
+    from .onnx_export import export_onnx
+
+    check_output(args.onnx, "--onnx", inputs=[args.model])
+    model = load(args.model)
+    note = "no standardisation in its metadata: it takes the features as the model does"
+    if "cli_format" in model.metadata:
+        card = ModelCard.from_metadata(model.metadata, args.model)
+        fold_standardization(model, card.standardizer.mean, card.standardizer.scale)
+        note = "it takes the raw features (the standardisation is folded into the first layer)"
+    proto = export_onnx(model, args.onnx, opset=args.opset)
+    shape = proto.graph.input[0].type.tensor_type.shape
+    dims = [d.dim_param or str(d.dim_value) for d in shape.dim]
+    print(f"wrote {args.onnx}: ONNX opset {args.opset}, input 'input' ({', '.join(dims)}); {note}")
+    return 0
+
+
+# demo ------------------------------------------------------------------------------------------
+
+
+def demo(args: argparse.Namespace) -> int:
+    from .cli_demo import run
+
+    return run(args)
+
+
+__all__ = ["demo", "evaluate", "export", "predict", "summary", "trace", "train"]
