@@ -309,3 +309,16 @@ def test_the_models_own_metadata_is_saved_by_default(tmp_path):
     assert hg.load(tmp_path / "m.safetensors").metadata == {"classes": ["a", "b", "c"]}
     model.save(tmp_path / "n.safetensors", metadata={"other": 1})
     assert hg.load(tmp_path / "n.safetensors").metadata == {"other": 1}
+
+
+def test_the_same_model_gives_the_same_bytes_and_a_normal_file_mode(tmp_path):
+    model = network()
+    model.save(tmp_path / "a.safetensors", metadata={"z": 1, "a": [1, 2]})
+    model.save(tmp_path / "b.safetensors", metadata={"z": 1, "a": [1, 2]})
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+    mask = os.umask(0o022)
+    try:
+        model.save(tmp_path / "c.safetensors")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "c.safetensors").stat().st_mode & 0o777 == 0o644

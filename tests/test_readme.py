@@ -13,7 +13,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def examples():
     """Each ```python block followed directly by a ```text block: (code, expected output)."""
     text = README.read_text(encoding="utf-8")
-    pattern = re.compile(r"```python\n(.*?)```\s*\n```text\n(.*?)```", re.S)
+    # A code block never contains a fence: a block without output is not paired with a later one.
+    pattern = re.compile(r"```python\n((?:(?!```).)*)```\s*\n```text\n((?:(?!```).)*)```", re.S)
     return [(m.group(1), m.group(2)) for m in pattern.finditer(text)]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
 import time
 from typing import IO, TYPE_CHECKING, Any
@@ -361,13 +362,16 @@ class ProgressBar(Callback):
         if self._animated():
             from tqdm import tqdm
 
+            # A terminal that reports no width (a fresh pseudo-terminal) gets 80 columns.
+            width = shutil.get_terminal_size((80, 24)).columns
             self._bar = tqdm(
                 total=run.batches_per_epoch,
                 desc=f"epoch {run.epoch + 1}/{run.epochs}",
                 unit="batch",
                 file=self._out(),
                 leave=True,
-                dynamic_ncols=True,
+                dynamic_ncols=width > 0,
+                ncols=None if width > 0 else 80,
             )
 
     def on_batch_end(self, run: TrainingRun) -> None:

@@ -94,31 +94,8 @@ def write_confusion(path: str, labels: np.ndarray, logits: np.ndarray, card: dic
 
 
 def save_model(model: Sequential, path: str, metadata: dict[str, Any]) -> None:
-    """``model.save(path, metadata=...)``, then the file's header rewritten with its metadata keys
-    in sorted order, so that the same model always gives the same bytes.
-
-    The safetensors package writes the metadata map in an arbitrary order that changes from run to
-    run, and its temporary file keeps mode 0600 when renamed; the rewrite fixes both: the header is
-    JSON whose order no reader depends on, padded with spaces to a multiple of 8 bytes as the
-    format asks, and the tensors' bytes are copied unchanged after it.
-    """
+    """``model.save(path, metadata=...)``: the same model always gives the same bytes."""
     model.save(path, metadata=metadata)
-    with open(path, "rb") as f:
-        data = f.read()
-    n = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8 : 8 + n])
-    meta = header.pop("__metadata__")
-    canonical = {"__metadata__": dict(sorted(meta.items())), **header}
-    text = json.dumps(canonical, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    text += b" " * (-len(text) % 8)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "xb") as f:  # a new file: the mode follows the umask
-            f.write(len(text).to_bytes(8, "little") + text + data[8 + n :])
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _load_card(path: str) -> tuple[Sequential, ModelCard]:

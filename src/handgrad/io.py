@@ -194,9 +194,12 @@ def _write(path: str | os.PathLike, tensors: dict[str, np.ndarray], header: dict
         raise FileNotFoundError(f"cannot save to {path!r}: the folder {folder!r} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot save to {path!r}: it is a folder")
-    data = to_bytes({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=header)
+    data = _canonical(
+        to_bytes({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=header)
+    )
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a saved model is a normal file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -211,6 +214,24 @@ def _write(path: str | os.PathLike, tensors: dict[str, np.ndarray], header: dict
         os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)
+
+
+def _canonical(data: bytes) -> bytes:
+    """The same file with its header's keys sorted, so that one model always gives the same bytes
+    (the safetensors package writes its metadata map in an order that varies from run to run).
+    The header stays padded with spaces to a multiple of 8 bytes; the tensor bytes are unchanged.
+    """
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + n :]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # Reading -----------------------------------------------------------------------------------------
@@ -249,7 +270,7 @@ def restore_checkpoint(path: str | os.PathLike, run: TrainingRun) -> int:
     if architecture(saved) != architecture(run.model):
         raise ValueError(
             f"checkpoint {path!r} was written for a different network: "
-            f"{json.dumps(architecture(saved))}"
+            f"{' → '.join(repr(layer) for layer in _leaf_layers(saved))}"
         )
     try:
         for (_, p), (_, q) in zip(run.model.named_parameters(), saved.named_parameters()):
@@ -298,6 +319,14 @@ def restore_checkpoint(path: str | os.PathLike, run: TrainingRun) -> int:
             f"{run.batch_size} and {run.n_samples}"
         )
     return epoch
+
+
+def _leaf_layers(layer: Layer):
+    if isinstance(layer, Sequential):
+        for sub in layer:
+            yield from _leaf_layers(sub)
+    else:
+        yield layer
 
 
 def _set_generator(generator: np.random.Generator, state: Any, what: str) -> None:
