@@ -124,9 +124,12 @@ def test_without_mpi4py_the_error_names_the_extra(monkeypatch):
     model = hg.Sequential([hg.Dense(2, 1, rng=0)])
     with pytest.raises(ImportError, match=r"pip install 'handgrad\[mpi\]'"):
         model.fit(
-            np.ones((4, 2)), np.ones(4), loss=hg.MSELoss(),
-            optimizer=hg.SGD(model.parameters(), lr=0.1), distributed=True,
-        )  # fmt: skip
+            np.ones((4, 2)),
+            np.ones(4),
+            loss=hg.MSELoss(),
+            optimizer=hg.SGD(model.parameters(), lr=0.1),
+            distributed=True,
+        )
 
 
 # One rank, in this process ----------------------------------------------------------------------
@@ -138,9 +141,13 @@ def test_one_rank_trains_bit_for_bit_like_one_process():
     model, history = single_process(spec)
     X, y, X_val, y_val, dist_model, optimizer = worker.problem(spec)
     dist_history = dist_model.fit(
-        X, y, optimizer=optimizer, validation_data=(X_val, y_val), distributed=MPI.COMM_SELF,
+        X,
+        y,
+        optimizer=optimizer,
+        validation_data=(X_val, y_val),
+        distributed=MPI.COMM_SELF,
         **{k: v for k, v in worker.fit_options(spec).items() if k != "resume_from"},
-    )  # fmt: skip
+    )
     for (name, p), q in zip(model.named_parameters(), dist_model.parameters()):
         np.testing.assert_array_equal(q.data, p.data, err_msg=name)
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
@@ -166,9 +173,12 @@ def test_distributed_options_that_cannot_work_are_refused(kwargs, error, message
     X, y = np.random.default_rng(0).standard_normal((10, 2)), np.arange(10) % 2
     with pytest.raises(error, match=message):
         model.fit(
-            X, y, loss=hg.CrossEntropyLoss(), optimizer=hg.SGD(model.parameters(), lr=0.1),
+            X,
+            y,
+            loss=hg.CrossEntropyLoss(),
+            optimizer=hg.SGD(model.parameters(), lr=0.1),
             **kwargs,
-        )  # fmt: skip
+        )
 
 
 def test_process_group_names_a_bad_timeout_and_communicator():
@@ -238,9 +248,13 @@ def test_when_a_rank_is_lost_the_others_stop_with_a_timeout_and_the_checkpoint_i
 ):
     ckpt = tmp_path / "run.ckpt"
     spec = {
-        "sizes": [40, 40, 40], "epochs": 3, "batch_size": 16, "checkpoint": str(ckpt),
-        "timeout": 4, "fail": {"rank": 1, "epoch": 1, "batch": 3, "how": how},
-    }  # fmt: skip
+        "sizes": [40, 40, 40],
+        "epochs": 3,
+        "batch_size": 16,
+        "checkpoint": str(ckpt),
+        "timeout": 4,
+        "fail": {"rank": 1, "epoch": 1, "batch": 3, "how": how},
+    }
     run = launch(tmp_path, spec, *launcher_options)
     assert run.returncode != 0
     # Both survivors time out together; the first to abort may end the other before it prints.
@@ -367,3 +381,65 @@ def test_ranks_that_cannot_all_resume_stop_together_naming_the_rank(tmp_path):
     assert f"{reason}\n" in run.stderr, run.stderr  # rank 1's own error
     assert f"ValueError: resume_from: rank 1 could not resume ({reason})" in run.stderr
     assert "MPI_Abort" not in run.stderr  # both ranks stopped at the start, together
+
+
+def test_the_command_line_trains_on_two_ranks_as_one_process_does(tmp_path):
+    """``mpiexec -n 2 handgrad train ... --distributed`` ends with the single-process weights."""
+    mpi()
+    import handgrad as hg
+
+    command = [
+        sys.executable,
+        "-m",
+        "handgrad.cli",
+        "train",
+        "--dataset",
+        "digits",
+        "--layers",
+        "32",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "64",
+        "--dtype",
+        "float64",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.05",
+        "--seed",
+        "4",
+        "--verbose",
+        "0",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    single = subprocess.run(
+        [*command, "--out", str(tmp_path / "one.safetensors")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
+    )
+    assert single.returncode == 0, single.stderr
+    ranks = subprocess.run(
+        [
+            MPIEXEC,
+            "-launcher",
+            "fork",
+            "-n",
+            "2",
+            *command,
+            "--distributed",
+            "--out",
+            str(tmp_path / "two.safetensors"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
+    )
+    assert ranks.returncode == 0, ranks.stderr
+    assert ranks.stdout.count("saved the model to") == 1  # only rank 0 speaks and writes
+    one, two = hg.load(tmp_path / "one.safetensors"), hg.load(tmp_path / "two.safetensors")
+    for p, q in zip(one.parameters(), two.parameters()):
+        np.testing.assert_allclose(q.data, p.data, rtol=0, atol=1e-12)

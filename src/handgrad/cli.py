@@ -266,6 +266,12 @@ def _add_train(commands) -> None:
         help="stop after PATIENCE epochs without a better validation loss; keep the best weights",
     )
     fit.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (0)")
+    fit.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training over MPI: launch with 'mpiexec -n N handgrad train ...'; "
+        "--batch-size is then the batch of all ranks together",
+    )
     _add_verbose(fit)
     out = p.add_argument_group("output")
     out.add_argument("--out", metavar="MODEL", help="save the model here (.safetensors)")

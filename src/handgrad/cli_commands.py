@@ -155,8 +155,16 @@ def train(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         resume=args.resume,
         verbose=args.verbose,
+        distributed=args.distributed,
     )
-    result = run_training(spec, on_data=lambda line: print(line, flush=True))
+    speaks = True
+    if args.distributed:
+        from .distributed import rank
+
+        speaks = rank() == 0  # every rank trains; only rank 0 reports and writes files
+    result = run_training(spec, on_data=(lambda line: print(line, flush=True)) if speaks else None)
+    if not speaks:
+        return 0
     report_training(result)
     save_training_outputs(result, model=args.out, plot=args.plot, confusion=args.confusion)
     return 0

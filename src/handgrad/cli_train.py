@@ -72,6 +72,7 @@ class TrainSpec:
     checkpoint: str | None = None
     resume: str | None = None
     verbose: int = 1
+    distributed: bool = False
 
     def hyperparameters(self) -> dict[str, Any]:
         """The choices that shape the model, for its metadata (no paths: where files go does not
@@ -298,18 +299,33 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
     loss = make_loss(loss_name)
     optimizer = make_optimizer(spec, model)
     validation = parts.get("validation")
+    train_X, train_y = parts["training"].X, parts["training"].y
+    validation_data = None if validation is None else (validation.X, validation.y)
+    distributed = False
+    if spec.distributed:
+        # Every rank read the same file and derived the same split and standardisation from the
+        # same seed; each now trains on its own block of the rows (hg.distributed.shard).
+        from .distributed import shard
+
+        distributed = True
+        rows = shard(len(train_X))
+        train_X, train_y = train_X[rows], train_y[rows]
+        if validation_data is not None:
+            rows = shard(len(validation.X))
+            validation_data = (validation.X[rows], validation.y[rows])
     history = model.fit(
-        parts["training"].X,
-        parts["training"].y,
+        train_X,
+        train_y,
         loss=loss,
         optimizer=optimizer,
         epochs=spec.epochs,
         batch_size=spec.batch_size,
         seed=np.random.default_rng(fit_seed),
-        validation_data=None if validation is None else (validation.X, validation.y),
+        validation_data=validation_data,
         callbacks=make_callbacks(spec, validation is not None),
         verbose=spec.verbose,
         resume_from=spec.resume,
+        distributed=distributed,
     )
     if coding.scaler is not None:
         unscale_output(model, coding.scaler)
