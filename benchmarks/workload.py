@@ -11,7 +11,6 @@ initial weights, whatever the contender.
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import json
 from dataclasses import asdict, dataclass, field
@@ -20,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 @dataclass
@@ -61,39 +59,13 @@ def floor_flops_per_sample(layers) -> int:
 # Data ------------------------------------------------------------------------------------------
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """An array from an IDX file (the MNIST format), gzipped or not.
-
-    Header: two zero bytes, a type code (0x08 = uint8 …), the number of dimensions ``d``, then
-    ``d`` big-endian uint32 sizes; the values follow in C order.
-    """
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
-        raise ValueError(f"{path} is not an IDX file: its first bytes are {raw[:4]!r}")
-    ndim = raw[3]
-    shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    dtype = np.dtype(IDX_DTYPES[raw[2]])
-    expected = 4 + 4 * ndim + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        raise ValueError(f"{path}: header says {shape} ({expected} bytes), file has {len(raw)}")
-    values = np.frombuffer(raw, dtype, offset=4 + 4 * ndim).reshape(shape)
-    return values.astype(dtype.newbyteorder("="))
-
-
 def load_fashion_mnist_train(directory: Path = FASHION_MNIST_DIR) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST's 60,000 training images as ``X (60000, 784) float32`` in [0, 1] and labels
-    ``y (60000,) int64``.
+    ``y (60000,) int64``, read by ``handgrad.datasets.load_fashion_mnist``."""
+    from handgrad.datasets import load_fashion_mnist
 
-    This is the one place the harness reads the dataset: once ``handgrad.datasets`` offers
-    ``load_fashion_mnist()``, this function should call it instead of reading the IDX files.
-    """
-    images = read_idx(Path(directory) / "train-images-idx3-ubyte.gz")
-    labels = read_idx(Path(directory) / "train-labels-idx1-ubyte.gz")
-    X = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
-    return X, labels.astype(np.int64)
+    ds = load_fashion_mnist(directory, dtype=np.float32)
+    return ds.X_train, ds.y_train.astype(np.int64)
 
 
 def fashion_mnist_available(directory: Path = FASHION_MNIST_DIR) -> bool:
