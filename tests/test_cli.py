@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reliability import record
 
 import handgrad as hg
 from handgrad import cli, cli_commands
@@ -84,6 +85,7 @@ def one_line_error(capsys, argv: list[str], code: int = 2) -> str:
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert "Traceback" not in err
+    record("bad inputs refused (command line)", 1)
     return err
 
 
@@ -751,3 +753,49 @@ def test_evaluate_takes_data_or_a_data_set_not_both(digits_model, animals, capsy
         capsys, ["evaluate", str(digits_model), str(animals), "--dataset", "digits"]
     )
     assert "give DATA or --dataset NAME, not both" in err
+
+
+def write_npz(path: Path, **arrays) -> Path:
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda d: write_csv(d / "nan.csv", ["a", "b", "y"], [[1, "nan", "x"], [2, 3, "z"]]),
+            "line 2, column 'b': expected a finite number, got 'nan'",
+        ),
+        (
+            lambda d: write_csv(d / "inf.csv", ["a", "b", "y"], [[1, "inf", "x"], [2, 3, "z"]]),
+            "line 2, column 'b': expected a finite number, got 'inf'",
+        ),
+        (lambda d: write_csv(d / "empty.csv", ["a", "b", "y"], []), "no data rows"),
+        (
+            lambda d: write_npz(
+                d / "objects.npz", X=np.array([[1, "a"]], dtype=object), y=np.array([0])
+            ),
+            "object",
+        ),
+        (
+            lambda d: write_npz(d / "complex.npz", X=np.ones((3, 2), complex), y=np.arange(3)),
+            "complex",
+        ),
+        (
+            lambda d: write_npz(d / "lengths.npz", X=np.ones((3, 2)), y=np.arange(4)),
+            "must hold one target per row of X (3 rows), got shape (4,)",
+        ),
+        (
+            lambda d: write_npz(d / "strings.npz", X=np.array([["a", "b"]]), y=np.array([1])),
+            "must be an array of numbers, got dtype <U1",
+        ),
+    ],
+)
+def test_bad_data_files_are_one_line_exit_2(make, message, tmp_path, capsys):
+    path = make(tmp_path)
+    argv = ["train", str(path), "--epochs", "1", "--verbose", "0"]
+    if path.suffix == ".csv":
+        argv += ["--target", "y"]
+    err = one_line_error(capsys, argv)
+    assert message in err, err
