@@ -9,7 +9,7 @@ CLI_STAMP := $(VENV)/.installed-cli
 # The demo writes its model and figures here (build/ is ignored by git).
 DEMO_DIR ?= build/handgrad-demo
 
-.PHONY: install demo test lint clean bench
+.PHONY: install demo test lint clean bench reliability
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ $(BENCH_STAMP): pyproject.toml
 # The full benchmark (about 15 minutes); BENCH_ARGS=--quick for a short run.
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# The reliability tests, with the counts docs/reliability.md quotes written to build/.
+reliability: $(STAMP)
+	mkdir -p build
+	HANDGRAD_RELIABILITY_REPORT=build/reliability.json $(BIN)/python -m pytest \
+		tests/test_bad_input.py tests/test_cli.py tests/test_io_fuzz.py tests/test_io.py \
+		tests/test_kill_safety.py tests/test_extremes.py tests/test_out_of_core.py
+	cat build/reliability.json
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache .hypothesis
