@@ -23,7 +23,8 @@ def test_the_readme_has_examples():
 
 
 @pytest.mark.parametrize("index", range(len(examples())))
-def test_readme_example_prints_what_the_readme_shows(index):
+def test_readme_example_prints_what_the_readme_shows(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # examples that save files write them here
     code, expected = examples()[index]
     namespace: dict = {}
     if index > 0:  # later blocks build on the tour's imports
