@@ -78,17 +78,6 @@ class StepRecord:
     updated: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
 
-def leaves(model: Sequential, prefix: str = "") -> list[tuple[str, Layer]]:
-    """The model's layers in order as ``(path, layer)``, nested ``Sequential``s opened up."""
-    out: list[tuple[str, Layer]] = []
-    for i, layer in enumerate(model.layers):
-        if isinstance(layer, Sequential):
-            out += leaves(layer, f"{prefix}{i}.")
-        else:
-            out.append((f"{prefix}{i}", layer))
-    return out
-
-
 def _containers(model: Sequential) -> list[Sequential]:
     out = [model]
     for layer in model.layers:
@@ -108,7 +97,7 @@ def observe_step(
 
     The arguments are assumed checked by the caller (``x`` a 2-D array, ``lr`` None or > 0).
     """
-    positions = leaves(model)
+    positions = model.leaves()
     layers = {id(layer): layer for _, layer in positions}
     params: list[Parameter] = list({id(p): p for p in model.parameters()}.values())
 

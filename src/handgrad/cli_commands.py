@@ -20,7 +20,7 @@ from .activations import sigmoid, softmax
 from .cli_data import ModelCard, check_file, encode_labels, parse_numbers, read_model_data
 from .cli_train import TrainResult, TrainSpec, make_loss
 from .io import load
-from .layers import Dense, Dropout, Layer
+from .layers import Dense, Dropout
 from .model import Sequential
 
 # Shared helpers ---------------------------------------------------------------------------------
@@ -101,14 +101,6 @@ def save_model(model: Sequential, path: str, metadata: dict[str, Any]) -> None:
 def _load_card(path: str) -> tuple[Sequential, ModelCard]:
     model = load(path)
     return model, ModelCard.from_metadata(model.metadata, path)
-
-
-def _leaves(layer: Layer) -> Iterable[Layer]:
-    if isinstance(layer, Sequential):
-        for sub in layer:
-            yield from _leaves(sub)
-    else:
-        yield layer
 
 
 # train -----------------------------------------------------------------------------------------
@@ -321,7 +313,7 @@ def trace(args: argparse.Namespace) -> int:
             raise ValueError("give MODEL (a model file) or --example seed")
         model, card = _load_card(args.model)
         x, target, where = _trace_row(args, card)
-        for layer in _leaves(model):
+        for _, layer in model.leaves():
             if isinstance(layer, Dropout):
                 layer.rng = np.random.default_rng(args.seed)
         X = card.standardizer.transform(x[None, :], model.dtype)

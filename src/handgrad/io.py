@@ -270,7 +270,7 @@ def restore_checkpoint(path: str | os.PathLike, run: TrainingRun) -> int:
     if architecture(saved) != architecture(run.model):
         raise ValueError(
             f"checkpoint {path!r} was written for a different network: "
-            f"{' → '.join(repr(layer) for layer in _leaf_layers(saved))}"
+            f"{' → '.join(repr(layer) for _, layer in saved.leaves())}"
         )
     try:
         for (_, p), (_, q) in zip(run.model.named_parameters(), saved.named_parameters()):
@@ -321,14 +321,6 @@ def restore_checkpoint(path: str | os.PathLike, run: TrainingRun) -> int:
     return epoch
 
 
-def _leaf_layers(layer: Layer):
-    if isinstance(layer, Sequential):
-        for sub in layer:
-            yield from _leaf_layers(sub)
-    else:
-        yield layer
-
-
 def _set_generator(generator: np.random.Generator, state: Any, what: str) -> None:
     try:
         generator.bit_generator.state = state
@@ -336,15 +328,12 @@ def _set_generator(generator: np.random.Generator, state: Any, what: str) -> Non
         raise ModelFileError(f"the checkpoint's state of {what} is not valid: {exc}") from exc
 
 
-def _layer_generators(layer: Layer, prefix: str = ""):
+def _layer_generators(model: Sequential):
     """``(path, Generator)`` for each layer that draws random numbers (e.g. Dropout)."""
-    if isinstance(layer, Sequential):
-        for i, sub in enumerate(layer):
-            yield from _layer_generators(sub, f"{prefix}{i}.")
-        return
-    for name, value in vars(layer).items():
-        if isinstance(value, np.random.Generator):
-            yield f"{prefix}{name}", value
+    for path, layer in model.leaves():
+        for name, value in vars(layer).items():
+            if isinstance(value, np.random.Generator):
+                yield f"{path}.{name}", value
 
 
 def _read(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -89,6 +89,17 @@ class Sequential(Layer):
         for layer in self.layers:
             layer.release()
 
+    def leaves(self) -> list[tuple[str, Layer]]:
+        """Every layer that is not a Sequential, in order, as ``(path, layer)``: nested networks
+        are opened up, and the path is the one ``named_parameters`` uses (``"1.0"``)."""
+        out: list[tuple[str, Layer]] = []
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Sequential):
+                out += [(f"{i}.{path}", sub) for path, sub in layer.leaves()]
+            else:
+                out.append((str(i), layer))
+        return out
+
     def train(self, mode: bool = True) -> Sequential:
         self.training = bool(mode)
         for layer in self.layers:
@@ -160,7 +171,7 @@ class Sequential(Layer):
         self.eval()
         try:
             x = np.zeros((1, input_features), dtype=self.dtype)
-            for path, layer in _leaves(self):
+            for path, layer in self.leaves():
                 x = layer.forward(x)
                 count = sum(p.data.size for p in layer.parameters())
                 rows.append((path, repr(layer), ("batch", *x.shape[1:]), count))
@@ -199,17 +210,8 @@ class Sequential(Layer):
             self.release()  # keep no reference to X (the layers cached its rows for backward)
 
 
-def _leaves(layer: Layer, prefix: str = ""):
-    """``(index path, layer)`` for every layer that is not a Sequential, in order."""
-    for i, sub in enumerate(layer):
-        if isinstance(sub, Sequential):
-            yield from _leaves(sub, f"{prefix}{i}.")
-        else:
-            yield f"{prefix}{i}", sub
-
-
 def _input_features(model: Sequential) -> int | None:
-    for _, layer in _leaves(model):
+    for _, layer in model.leaves():
         n_in = getattr(layer, "n_in", None)
         if isinstance(n_in, int):
             return n_in
