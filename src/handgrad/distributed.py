@@ -193,9 +193,15 @@ def _abort_at_exit(comm: Any) -> None:
         atexit.register(_abort)
 
 
+#: Seconds a failing rank waits before aborting the job: the abort ends every rank at once, so the
+#: launcher must first forward this rank's report, and a peer reporting the same timeout finish.
+_ABORT_GRACE_SECONDS = 1.0
+
+
 def _abort() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
+    time.sleep(_ABORT_GRACE_SECONDS)
     _aborting[0].Abort(1)
 
 
