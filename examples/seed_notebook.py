@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 import handgrad as hg
-from handgrad import notebook
+from handgrad.explain import notebook
 
 LEARNING_RATE = 0.01
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 import handgrad as hg
-from handgrad.diagnostics import Diagnosis
-from handgrad.trace import seed_trace
-from handgrad.trace_render import render_entries_text
+from handgrad.explain.diagnostics import Diagnosis
+from handgrad.explain.entries import render_entries_text
+from handgrad.explain.trace import seed_trace
 
 
 def banner(text: str) -> None:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import handgrad as hg
-from handgrad.activations import erfc
+from handgrad.nn.gelu import erfc
 
 ACTIVATIONS = {
     "relu": hg.ReLU,

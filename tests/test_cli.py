@@ -16,10 +16,11 @@ import pytest
 from reliability import record
 
 import handgrad as hg
-from handgrad import cli, cli_commands
+from handgrad.cli import app as cli
+from handgrad.cli import commands as cli_commands
 from handgrad.cli import main
-from handgrad.cli_data import Standardizer
-from handgrad.splits import split_indices
+from handgrad.cli.data import Standardizer
+from handgrad.datasets.splits import split_indices
 
 pytest.importorskip("safetensors")
 pytest.importorskip("matplotlib")

@@ -132,7 +132,7 @@ def test_a_missing_optional_package_names_the_extra(monkeypatch, module, loader,
 
 def test_importing_the_modules_loads_no_optional_package():
     code = (
-        "import sys, handgrad, handgrad.datasets, handgrad.splits; "
+        "import sys, handgrad, handgrad.datasets, handgrad.datasets.splits; "
         "optional = ('sklearn', 'mnist1d', 'scipy', 'matplotlib'); "
         "print(sorted(m for m in optional if m in sys.modules))"
     )

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad import diagnostics
-from handgrad.notebook import dense_from
+from handgrad.explain import diagnostics
+from handgrad.explain.notebook import dense_from
 
 
 def plain_grads(model, X, y, loss):

@@ -21,7 +21,7 @@ import pytest
 
 import handgrad as hg
 from handgrad.distributed import shard
-from handgrad.io import read_checkpoint
+from handgrad.train.checkpoints import read_checkpoint
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 _spec = importlib.util.spec_from_file_location("distributed_worker", WORKER)

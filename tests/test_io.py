@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad import io as hgio
+from handgrad.saving import model_files
+from handgrad.train import checkpoints as hgio
 
 
 def network(dtype=np.float64, seed=0):
@@ -32,7 +33,7 @@ def test_round_trip_is_bit_exact(dtype, tmp_path, rng):
     path = tmp_path / "m.safetensors"
     model.save(path, metadata={"classes": ["cat", "dog", "eel"], "note": "ü"})
     loaded = hg.load(path)
-    assert hgio.architecture(loaded) == hgio.architecture(model)
+    assert model_files.architecture(loaded) == model_files.architecture(model)
     for (n1, p1), (n2, p2) in zip(model.named_parameters(), loaded.named_parameters()):
         assert n1 == n2 and p2.data.dtype == dtype
         np.testing.assert_array_equal(p1.data, p2.data)

@@ -12,7 +12,7 @@ import pytest
 from reliability import record
 
 import handgrad as hg
-from handgrad import io as hgio
+from handgrad.train import checkpoints as hgio
 
 WORKER = Path(__file__).with_name("kill_worker.py")
 

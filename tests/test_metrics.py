@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad.metrics import default_metrics, make_metrics
+from handgrad.train.metrics import default_metrics, make_metrics
 
 
 def run_metric(metric, batches):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad import notebook
+from handgrad.explain import notebook
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "seed_notebook.py"
 TOL = dict(rtol=0, atol=1e-12)

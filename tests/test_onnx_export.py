@@ -14,7 +14,7 @@ import onnxruntime as ort
 import pytest
 
 import handgrad as hg
-from handgrad.onnx_export import MAX_OPSET, MIN_OPSET, ir_version_for
+from handgrad.interop.onnx import MAX_OPSET, MIN_OPSET, ir_version_for
 
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 DTYPES = [np.float32, np.float64]

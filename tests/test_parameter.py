@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad.parameter import FlatParameters
+from handgrad.optim.flat import FlatParameters
 
 
 def test_parameter_holds_data_and_a_zero_gradient_of_the_same_shape_and_dtype():

@@ -1,4 +1,4 @@
-"""handgrad.plots: the figures show the history's and the matrix's numbers, and save as PNG."""
+"""handgrad.explain.plots: the figures show the numbers of the history and the matrix, as PNG."""
 
 import struct
 import subprocess
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad import plots
+from handgrad.explain import plots
 
 pytest.importorskip("matplotlib")
 
@@ -141,7 +141,7 @@ def test_save_png_names_a_missing_folder(tmp_path):
 
 def test_importing_handgrad_and_its_command_line_loads_no_plotting_or_progress_package():
     code = (
-        "import sys, handgrad, handgrad.cli, handgrad.plots; "
+        "import sys, handgrad, handgrad.cli, handgrad.explain.plots; "
         "print(sorted(m for m in ('matplotlib', 'tqdm', 'sklearn', 'safetensors', 'onnx') "
         "if m in sys.modules))"
     )

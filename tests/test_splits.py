@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handgrad.splits import split_indices
+from handgrad.datasets.splits import split_indices
 
 
 def check_partition(keep, held, n):

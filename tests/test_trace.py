@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import handgrad as hg
-from handgrad import notebook
-from handgrad.trace import seed_trace
+from handgrad.explain import notebook
+from handgrad.explain.trace import seed_trace
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "trace_walkthrough.py"
 TOL = dict(rtol=0, atol=1e-12)

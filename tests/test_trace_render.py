@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import handgrad as hg
-from handgrad.trace import seed_trace
-from handgrad.trace_render import matrix_text, render_entries_text
+from handgrad.explain.entries import matrix_text, render_entries_text
+from handgrad.explain.trace import seed_trace
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "wbr", "source"}
 

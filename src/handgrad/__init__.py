@@ -4,11 +4,24 @@
 >>> model = hg.Sequential([hg.Dense(4, 16, rng=0), hg.ReLU(), hg.Dense(16, 3, rng=1)])
 >>> model(np.ones((2, 4))).shape
 (2, 3)
+
+The package is a house of floors, each importing only from its own floor or lower ones
+(``docs/architecture.md`` draws it): ``nn`` (the network) < ``optim``, ``saving``, ``datasets``,
+``distributed`` < ``train`` < ``explain``, ``interop`` < ``cli``. This module re-exports the
+public names of every floor.
 """
 
 from . import datasets, distributed
-from .activations import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .callbacks import (
+from ._version import __version__ as __version__
+from .errors import ModelFileError, TrainingDiverged
+from .explain import GradcheckReport, Trace, diagnose, gradcheck, trace
+from .interop import export_onnx
+from .nn import *  # noqa: F403  (the layers, losses and Sequential; nn lists them)
+from .nn import __all__ as _nn_names
+from .optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from .saving import load, save
+from .train import (
+    Accuracy,
     Callback,
     Checkpoint,
     CosineLR,
@@ -16,63 +29,39 @@ from .callbacks import (
     ExponentialLR,
     History,
     LRSchedule,
+    MeanAbsoluteError,
+    Metric,
     ProgressBar,
+    R2Score,
     StepLR,
+    TrainingRun,
     WarmupLR,
+    evaluate,
+    fit,
 )
-from .diagnostics import diagnose
-from .errors import ModelFileError, TrainingDiverged
-from .gradcheck import GradcheckReport, gradcheck
-from .io import load, register_layer, save
-from .layers import Dense, Dropout, Layer
-from .losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
-from .metrics import Accuracy, MeanAbsoluteError, Metric, R2Score
-from .model import Sequential
-from .onnx_export import export_onnx
-from .optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
-from .parameter import Parameter
-from .trace import Trace, trace
-from .training import TrainingRun, evaluate, fit
-
-__version__ = "0.1.0"
 
 __all__ = [
-    "GELU",
+    *_nn_names,
     "SGD",
     "Accuracy",
     "Adam",
     "AdamW",
-    "BCEWithLogitsLoss",
     "Callback",
     "Checkpoint",
     "CosineLR",
-    "CrossEntropyLoss",
-    "Dense",
-    "Dropout",
     "EarlyStopping",
     "ExponentialLR",
     "GradcheckReport",
     "History",
-    "Identity",
     "LRSchedule",
-    "Layer",
-    "LeakyReLU",
-    "Loss",
-    "MSELoss",
     "MeanAbsoluteError",
     "Metric",
     "ModelFileError",
     "Optimizer",
-    "Parameter",
     "ProgressBar",
     "R2Score",
     "RMSprop",
-    "ReLU",
-    "Sequential",
-    "Sigmoid",
-    "Softmax",
     "StepLR",
-    "Tanh",
     "Trace",
     "TrainingDiverged",
     "TrainingRun",
@@ -85,7 +74,6 @@ __all__ = [
     "fit",
     "gradcheck",
     "load",
-    "register_layer",
     "save",
     "trace",
 ]

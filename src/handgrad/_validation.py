@@ -108,6 +108,13 @@ def check_in_range(value: Any, name: str, low: float, high: float, *, closed_hig
     return out
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a Python bool; only ``True`` and ``False`` (NumPy's included) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {describe(value)}")
+    return bool(value)
+
+
 def check_int(value: Any, name: str, minimum: int | None = None) -> int:
     """``value`` as a Python int, at least ``minimum``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

@@ -1,0 +1,7 @@
+"""``python -m handgrad.cli``, the same as the ``handgrad`` command."""
+
+import sys
+
+from .app import main
+
+sys.exit(main())

@@ -1,0 +1,331 @@
+"""The subcommands of ``handgrad``, one function each, taking the parsed arguments and returning
+the exit status. Errors are raised (ValueError and friends); :func:`handgrad.cli.app.main` turns
+them into one line and a status."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..distributed import rank
+from ..explain.trace import seed_trace
+from ..explain.trace import trace as trace_step
+from ..interop.onnx import export_onnx
+from ..nn.dense import Dense
+from ..nn.sequential import Sequential
+from ..saving.model_files import load
+from . import demo as demo_command
+from .data import ModelCard, check_file, encode_labels, parse_numbers, read_model_data
+from .reports import (
+    class_probabilities,
+    format_scores,
+    layers_text,
+    loss_targets,
+    predicted_classes,
+    report_training,
+    save_training_outputs,
+    write_confusion,
+)
+from .train import TrainSpec, make_loss
+from .train import train as run_training
+
+# Shared helpers ---------------------------------------------------------------------------------
+
+
+def check_output(path: str | None, argument: str, inputs: Iterable[str | None] = ()) -> None:
+    """Refuse, before any work is done, an output path that cannot be written or that would
+    overwrite one of the command's inputs."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{argument} {path!r}: the folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{argument} {path!r} is a folder, expected a file name")
+    for other in inputs:
+        if other is not None and os.path.abspath(other) == os.path.abspath(path):
+            raise ValueError(f"{argument} {path!r} would overwrite an input file")
+
+
+def check_outputs_distinct(paths: dict[str, str | None]) -> None:
+    seen: dict[str, str] = {}
+    for argument, path in paths.items():
+        if path is None:
+            continue
+        key = os.path.abspath(path)
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {argument} name the same file {path!r}")
+        seen[key] = argument
+
+
+def _load_card(path: str) -> tuple[Sequential, ModelCard]:
+    model = load(path)
+    return model, ModelCard.from_metadata(model.metadata, path)
+
+
+# train -----------------------------------------------------------------------------------------
+
+
+def train(args: argparse.Namespace) -> int:
+    if (args.data is None) == (args.dataset is None):
+        raise ValueError(
+            "give DATA (a .csv or .npz file) or --dataset NAME"
+            + (", not both" if args.data is not None else "")
+        )
+    outputs = {"--out": args.out, "--plot": args.plot, "--confusion": args.confusion}
+    outputs["--checkpoint"] = args.checkpoint
+    for argument, path in outputs.items():
+        check_output(path, argument, inputs=[args.data])
+    check_outputs_distinct(outputs)
+    if args.resume is not None:
+        check_file(args.resume, "--resume")
+    spec = TrainSpec(
+        data=args.data,
+        dataset=args.dataset,
+        target=args.target,
+        task=args.task,
+        ignore=args.ignore,
+        layers=args.layers,
+        activation=args.activation,
+        dropout=args.dropout,
+        loss=args.loss,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        val_split=args.val_split,
+        early_stopping=args.early_stopping,
+        schedule=args.schedule,
+        warmup=args.warmup,
+        seed=args.seed,
+        dtype=args.dtype,
+        limit=args.limit,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        verbose=args.verbose,
+        distributed=args.distributed,
+    )
+    speaks = True
+    if args.distributed:
+        speaks = rank() == 0  # every rank trains; only rank 0 reports and writes files
+    result = run_training(spec, on_data=(lambda line: print(line, flush=True)) if speaks else None)
+    if not speaks:
+        return 0
+    report_training(result)
+    save_training_outputs(result, model=args.out, plot=args.plot, confusion=args.confusion)
+    return 0
+
+
+# evaluate, predict -------------------------------------------------------------------------------
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    check_output(args.confusion, "--confusion", inputs=[args.model, args.data])
+    model, card = _load_card(args.model)
+    data = read_model_data(card, args.data, args.dataset, args.target, need_target=True)
+    X = card.standardizer.transform(data.X, model.dtype)
+    loss = make_loss(card.loss)
+    scores = model.evaluate(X, loss_targets(data.y, card.loss, model.dtype), loss=loss)
+    print(f"{args.model} on {data.description}")
+    print("  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    if args.confusion is not None:
+        if card.task != "classification":
+            raise ValueError("--confusion needs a classifier; this model does regression")
+        write_confusion(args.confusion, data.y, model.predict(X), card.raw, data.description)
+        print(f"wrote the confusion matrix to {args.confusion}")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", inputs=[args.model, args.data])
+    model, card = _load_card(args.model)
+    data = read_model_data(card, args.data, args.dataset, args.target, need_target=False)
+    outputs = model.predict(card.standardizer.transform(data.X, model.dtype))
+    if card.task == "classification":
+        header = [card.target_name]
+        indices = predicted_classes(outputs, card.loss)
+        columns: list[list[Any]] = [[card.classes[i] for i in indices]]
+        if args.probabilities:
+            probs = class_probabilities(outputs, card.loss)
+            header += [f"p({c})" for c in card.classes]
+            columns += [[str(v) for v in probs[:, j]] for j in range(probs.shape[1])]
+    else:
+        if args.probabilities:
+            raise ValueError("--probabilities needs a classifier; this model does regression")
+        n = outputs.shape[1]
+        header = [card.target_name] if n == 1 else [f"{card.target_name}_{j}" for j in range(n)]
+        columns = [[str(v) for v in outputs[:, j]] for j in range(n)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(zip(*columns))
+    if args.out is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        Path(args.out).write_text(buffer.getvalue(), encoding="utf-8")
+        print(f"wrote {len(outputs)} predictions to {args.out}")
+    return 0
+
+
+# summary -----------------------------------------------------------------------------------------
+
+
+def summary(args: argparse.Namespace) -> int:
+    model = load(args.model)
+    print(model.summary())
+    meta = model.metadata
+    if "cli_format" not in meta:
+        if meta:
+            print(f"metadata: {json.dumps(meta)[:2000]}")
+        return 0
+    card = ModelCard.from_metadata(meta, args.model)
+    if card.task == "classification":
+        shown = ", ".join(str(c) for c in card.classes[:10]) + (
+            ", …" if len(card.classes) > 10 else ""
+        )
+        print(f"task: classification into {len(card.classes)} classes ({shown}), loss {card.loss}")
+    else:
+        print(f"task: regression, loss {card.loss}")
+    names = card.feature_names
+    shown = "" if names is None else f" ({', '.join(names[:5])}{', …' if len(names) > 5 else ''})"
+    print(f"target: {card.target_name}; {card.n_features} features{shown}")
+    print("input: standardised, (x − mean) / scale, with the training rows' mean and scale")
+    t = meta.get("training", {})
+    if t:
+        print(
+            f"trained on {meta.get('data')}: layers {layers_text(t['layers'])} {t['activation']}"
+            f", dropout {t['dropout']}; {t['optimizer']} lr {t['lr']:g}, {t['schedule']} "
+            f"schedule; {t['epochs_run']} of {t['epochs']} epochs, batch {t['batch_size']}; "
+            f"seed {t['seed']}"
+        )
+    results = meta.get("results")
+    if results:
+        print(format_scores(results))
+    return 0
+
+
+# trace -----------------------------------------------------------------------------------------
+
+
+def trace(args: argparse.Namespace) -> int:
+    check_output(args.out, "--out", inputs=[args.model, args.data])
+    lr = None if args.no_update else args.lr
+    if args.example is not None:
+        if args.model is not None:
+            raise ValueError("give MODEL or --example seed, not both")
+        for option in ("input", "data", "dataset", "target"):
+            if getattr(args, option) is not None:
+                raise ValueError(f"--{option} is for a MODEL; --example seed has its own input")
+        step = seed_trace(lr=lr)
+        title = "The learner's notebook network: one training step"
+    else:
+        if args.model is None:
+            raise ValueError("give MODEL (a model file) or --example seed")
+        model, card = _load_card(args.model)
+        x, target, where = _trace_row(args, card)
+        for _, generator in model.generators():  # Dropout's masks, drawn from --seed
+            generator.bit_generator.state = np.random.default_rng(args.seed).bit_generator.state
+        X = card.standardizer.transform(x[None, :], model.dtype)
+        step = trace_step(model, X, target, make_loss(card.loss), lr=lr)
+        title = f"{Path(args.model).name} on {where}, standardised as (x − mean) / scale"
+    if args.format == "html":
+        text = step.to_html(title=title)
+    elif args.format == "md":
+        text = f"**{title}**\n\n{step.to_markdown()}"
+    else:
+        text = f"{title}\n\n{step.to_text()}"
+    if args.out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote the trace to {args.out}")
+    return 0
+
+
+def _trace_row(args: argparse.Namespace, card: ModelCard) -> tuple[np.ndarray, Any, str]:
+    """The raw features of the traced row, its target in the loss's form, and where it is from."""
+    given = [o for o in ("input", "data", "dataset") if getattr(args, o) is not None]
+    if len(given) != 1:
+        raise ValueError(
+            "give the row with one of --input NUMBERS, --data FILE [--row N] or --dataset NAME "
+            f"[--row N], got {len(given)}"
+        )
+    file_target = None
+    if args.input is not None:
+        x = parse_numbers(args.input, "--input")
+        if len(x) != card.n_features:
+            raise ValueError(
+                f"--input: the model takes {card.n_features} features, got {len(x)} numbers"
+            )
+        where = "the given input"
+    else:
+        data = read_model_data(card, args.data, args.dataset, None, need_target=False)
+        if args.row > len(data.X):
+            raise ValueError(f"--row {args.row}: {data.description} has {len(data.X)} rows")
+        x = np.asarray(data.X[args.row - 1], dtype=np.float64)
+        if data.y is not None:
+            file_target = data.y[args.row - 1 : args.row]
+        where = f"row {args.row} of {data.description}"
+    if args.target is not None:
+        if card.task == "classification":
+            y = encode_labels([args.target.strip()], card.classes, "--target")
+        else:
+            y = parse_numbers(args.target, "--target")[None, :]
+    elif file_target is not None:
+        y = file_target
+    else:
+        raise ValueError("--target: give the row's class label (or value) to trace its loss")
+    if card.loss == "cross_entropy":
+        return x, y.reshape(1), where
+    return x, np.asarray(y, dtype=np.float64).reshape(1, -1), where
+
+
+# export ----------------------------------------------------------------------------------------
+
+
+def fold_standardization(model: Sequential, mean: np.ndarray, scale: np.ndarray) -> None:
+    """Make the first Dense take raw features: ``((x − m) / s) · W + b = x · W′ + b′`` with
+    ``W′ = W / s`` (row i of W divided by s_i) and ``b′ = b − (m / s) · W``. Computed in float64,
+    then stored in the layer's dtype."""
+    first = model.layers[0] if len(model) else None
+    if not isinstance(first, Dense):
+        raise ValueError("the model's first layer must be a Dense to take the raw features")
+    W = first.weight.data.astype(np.float64)
+    first.bias.data[...] = first.bias.data - (mean / scale) @ W
+    first.weight.data[...] = W / scale[:, None]
+
+
+def export(args: argparse.Namespace) -> int:
+    check_output(args.onnx, "--onnx", inputs=[args.model])
+    model = load(args.model)
+    note = "no standardisation in its metadata: it takes the features as the model does"
+    if "cli_format" in model.metadata:
+        card = ModelCard.from_metadata(model.metadata, args.model)
+        fold_standardization(model, card.standardizer.mean, card.standardizer.scale)
+        note = "it takes the raw features (the standardisation is folded into the first layer)"
+    proto = export_onnx(model, args.onnx, opset=args.opset)
+    shape = proto.graph.input[0].type.tensor_type.shape
+    dims = [d.dim_param or str(d.dim_value) for d in shape.dim]
+    print(f"wrote {args.onnx}: ONNX opset {args.opset}, input 'input' ({', '.join(dims)}); {note}")
+    return 0
+
+
+# demo ------------------------------------------------------------------------------------------
+
+
+def demo(args: argparse.Namespace) -> int:
+    return demo_command.run(args)
+
+
+__all__ = ["demo", "evaluate", "export", "predict", "summary", "trace", "train"]

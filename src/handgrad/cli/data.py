@@ -1,0 +1,392 @@
+"""Data for the command line: what ``handgrad train`` learns from, and what a saved model reads.
+
+A model trained by ``handgrad train`` carries in its file (``hg.load(path).metadata``) everything
+needed to use it on new data, under these keys:
+
+=================  ==============================================================================
+``cli_format``     ``1``, the version of this layout
+``task``           ``"classification"`` or ``"regression"``
+``loss``           ``"cross_entropy"``, ``"bce"`` or ``"mse"``
+``classes``        the original labels, in the order of the network's outputs (classification)
+``feature_names``  the input columns, in the order the network takes them, or null
+``target_name``    the target column
+``n_features``     the number of inputs
+``standardize``    ``{"mean": [...], "scale": [...]}``: the network sees ``(x − mean) / scale``
+``data``           the data set's name, or the data file's name
+``training``       the hyper-parameters of the run
+``results``        the loss and metrics on the training, validation and test rows
+=================  ==============================================================================
+
+Features are standardised with the mean and standard deviation of the training rows (never the
+validation or test rows); a feature that is constant there gets scale 1. ``evaluate``, ``predict``
+and ``trace`` apply the same ``(x − mean) / scale`` before the network sees a row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import datasets
+from ..datasets.files import parse_floats, read_csv_table
+
+#: Version of the metadata layout above.
+CLI_FORMAT = 1
+LOSSES = ("cross_entropy", "bce", "mse")
+#: Rows standardised at a time, so a large data set is never held twice in float64.
+_CHUNK_ROWS = 8192
+
+
+# Standardisation --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """``x′ = (x − mean) / scale`` per feature, with ``mean`` and ``scale`` from training rows.
+
+    ``scale`` is the standard deviation, except for a feature that is constant (its deviation is
+    zero, or only the rounding noise of the mean, below ``1e-10·|mean|``): dividing by that would
+    blow the noise up, so its scale is 1 and the feature becomes 0.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, X: np.ndarray) -> Standardizer:
+        mean = X.mean(axis=0, dtype=np.float64)
+        std = X.std(axis=0, dtype=np.float64)
+        constant = std <= 1e-10 * np.abs(mean)
+        return cls(mean, np.where(constant, 1.0, std))
+
+    def transform(self, X: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """A new array of ``dtype``; the arithmetic is done in float64."""
+        if X.ndim != 2 or X.shape[1] != len(self.mean):
+            raise ValueError(
+                f"the model takes {len(self.mean)} features per row, got data of shape {X.shape}"
+            )
+        out = np.empty(X.shape, dtype=dtype)
+        for start in range(0, len(X), _CHUNK_ROWS):
+            rows = X[start : start + _CHUNK_ROWS].astype(np.float64)
+            out[start : start + _CHUNK_ROWS] = (rows - self.mean) / self.scale
+        return out
+
+    def to_json(self) -> dict[str, list[float]]:
+        return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_json(cls, value: Any, n_features: int, where: str) -> Standardizer:
+        try:
+            mean = np.asarray(value["mean"], dtype=np.float64)
+            scale = np.asarray(value["scale"], dtype=np.float64)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ValueError(f"{where}: 'standardize' must hold lists 'mean' and 'scale'") from exc
+        if mean.shape != (n_features,) or scale.shape != (n_features,):
+            raise ValueError(
+                f"{where}: 'standardize' must hold {n_features} means and scales, got shapes "
+                f"{mean.shape} and {scale.shape}"
+            )
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
+            raise ValueError(f"{where}: 'standardize' must hold finite means and positive scales")
+        return cls(mean, scale)
+
+
+# Training data ---------------------------------------------------------------------------------
+
+
+def load_training_data(
+    data: str | None,
+    dataset: str | None,
+    target: str | None,
+    task: str,
+    dtype: np.dtype,
+    ignore: tuple[str, ...] = (),
+) -> datasets.Dataset:
+    """The data set ``handgrad train`` learns from: a built-in one by name, or a CSV/NPZ file,
+    without the feature columns named in ``ignore`` (e.g. an id)."""
+    if dataset is not None:
+        if target is not None or task != "auto":
+            raise ValueError(
+                f"--target and --task are for DATA files; --dataset {dataset} has its own"
+            )
+        ds = datasets.load(dataset, dtype=dtype)
+    else:
+        check_file(data, "DATA")
+        suffix = Path(data).suffix.lower()
+        if suffix == ".csv":
+            if target is None:
+                raise ValueError(
+                    f"DATA {data!r} is a CSV file: name its target column with --target"
+                )
+            ds = datasets.load_csv(data, target, task=task)
+        elif suffix == ".npz":
+            ds = datasets.load_npz(data, y=target or "y", task=task)
+        else:
+            raise ValueError(f"DATA must be a .csv or .npz file, got {data!r}")
+    return drop_features(ds, ignore) if ignore else ds
+
+
+def drop_features(ds: datasets.Dataset, names: tuple[str, ...]) -> datasets.Dataset:
+    """``ds`` without the feature columns ``names``."""
+    if ds.feature_names is None:
+        raise ValueError("--ignore needs named columns, and this data set's columns have no names")
+    if ds.target_name in names:
+        raise ValueError(f"--ignore: {ds.target_name!r} is the target, not a feature")
+    unknown = [n for n in names if n not in ds.feature_names]
+    if unknown:
+        raise ValueError(
+            f"--ignore: {', '.join(repr(n) for n in unknown)} is not a column; the features "
+            f"are: {', '.join(ds.feature_names[:20])}{' …' if len(ds.feature_names) > 20 else ''}"
+        )
+    keep = [i for i, n in enumerate(ds.feature_names) if n not in names]
+    if not keep:
+        raise ValueError("--ignore leaves no feature to learn from")
+    return replace(
+        ds,
+        X_train=ds.X_train[:, keep],
+        X_test=None if ds.X_test is None else ds.X_test[:, keep],
+        feature_names=[ds.feature_names[i] for i in keep],
+    )
+
+
+def check_file(path: str, argument: str) -> None:
+    """A readable file at ``path``, or FileNotFoundError naming ``argument``."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{argument}: no such file {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{argument}: {path!r} is a folder, expected a file")
+
+
+# What a saved model needs to know -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """The metadata ``handgrad train`` writes, checked, as the other commands use it."""
+
+    task: str
+    loss: str
+    classes: list | None
+    feature_names: list[str] | None
+    target_name: str
+    n_features: int
+    standardizer: Standardizer
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any], path: str) -> ModelCard:
+        if "task" not in meta or "cli_format" not in meta:
+            raise ValueError(
+                f"MODEL {path!r} was not written by 'handgrad train': its metadata lacks the "
+                "task, classes and standardisation the command line needs"
+            )
+        if meta["cli_format"] != CLI_FORMAT:
+            raise ValueError(
+                f"MODEL {path!r} has command-line metadata version {meta['cli_format']!r}; "
+                f"this handgrad reads version {CLI_FORMAT}"
+            )
+        task, loss = meta.get("task"), meta.get("loss")
+        if task not in datasets.TASKS or loss not in LOSSES:
+            raise ValueError(f"MODEL {path!r}: unknown task {task!r} or loss {loss!r}")
+        classes = meta.get("classes")
+        if task == "classification" and not (isinstance(classes, list) and len(classes) >= 2):
+            raise ValueError(f"MODEL {path!r}: a classifier's metadata must list its classes")
+        n_features = meta.get("n_features")
+        if type(n_features) is not int or n_features < 1:
+            raise ValueError(f"MODEL {path!r}: 'n_features' must be a positive integer")
+        names = meta.get("feature_names")
+        if names is not None and not (
+            isinstance(names, list)
+            and len(names) == n_features
+            and all(isinstance(n, str) for n in names)
+        ):
+            raise ValueError(f"MODEL {path!r}: 'feature_names' must name its {n_features} inputs")
+        standardizer = Standardizer.from_json(meta.get("standardize"), n_features, path)
+        target_name = str(meta.get("target_name", "target"))
+        return cls(task, loss, classes, names, target_name, n_features, standardizer, meta)
+
+
+def label_lookup(classes: list) -> dict[tuple, int]:
+    """A map from a label's key (see :func:`_value_key`) to its class index."""
+    return {_value_key(c): i for i, c in enumerate(classes)}
+
+
+def _value_key(value: Any) -> tuple:
+    """Labels compare by kind and value: ``3``, ``3.0`` and ``"3"`` read from a CSV are one label;
+    ``True`` is a boolean, never the number 1."""
+    if isinstance(value, (bool, np.bool_)):
+        return ("bool", bool(value))
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return ("number", float(value))
+    return ("text", str(value))
+
+
+def _text_keys(cell: str) -> list[tuple]:
+    """The keys a CSV cell may stand for, most literal first."""
+    keys = [("text", cell)]
+    if cell.lower() in ("true", "false"):
+        keys.append(("bool", cell.lower() == "true"))
+    with contextlib.suppress(ValueError):
+        keys.append(("number", float(cell)))
+    return keys
+
+
+def encode_labels(values: list, classes: list, where: str) -> np.ndarray:
+    """Class indices of ``values`` (CSV cells as text, or array items) for a model's ``classes``."""
+    lookup = label_lookup(classes)
+    out = np.empty(len(values), dtype=np.int64)
+    for i, value in enumerate(values):
+        keys = _text_keys(value) if isinstance(value, str) else [_value_key(value)]
+        index = next((lookup[k] for k in keys if k in lookup), None)
+        if index is None:
+            shown = ", ".join(repr(c) for c in classes[:12]) + (" …" if len(classes) > 12 else "")
+            raise ValueError(
+                f"{where}: label {value!r} (row {i + 1}) is not one of the model's classes: {shown}"
+            )
+        out[i] = index
+    return out
+
+
+# Data for a saved model ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """Rows for a saved model: raw features, and the encoded targets when the data have them."""
+
+    X: np.ndarray
+    y: np.ndarray | None
+    description: str
+
+
+def read_model_data(
+    card: ModelCard,
+    data: str | None,
+    dataset: str | None,
+    target: str | None,
+    need_target: bool,
+) -> ModelData:
+    """Rows for ``card``'s model from a data set's test part, or from a CSV or NPZ file.
+
+    A CSV file's features are read by name (the columns may be in any order; other columns are
+    ignored), its target from ``target`` or else the model's target column. An NPZ archive holds
+    ``X`` and, optionally, ``y`` (or the array named ``target``).
+    """
+    if dataset is not None:
+        if data is not None:
+            raise ValueError("give DATA or --dataset NAME, not both")
+        return _dataset_test_part(card, dataset)
+    if data is None:
+        raise ValueError("give DATA (a .csv or .npz file) or --dataset NAME")
+    check_file(data, "DATA")
+    suffix = Path(data).suffix.lower()
+    if suffix == ".csv":
+        return _csv_rows(card, Path(data), target, need_target)
+    if suffix == ".npz":
+        return _npz_rows(card, Path(data), target, need_target)
+    raise ValueError(f"DATA must be a .csv or .npz file, got {data!r}")
+
+
+def _dataset_test_part(card: ModelCard, name: str) -> ModelData:
+    ds = datasets.load(name)
+    if ds.X_test is None:
+        raise ValueError(f"--dataset {name}: the data set has no test part")
+    if ds.X_test.shape[1] != card.n_features:
+        raise ValueError(
+            f"--dataset {name} has {ds.X_test.shape[1]} features, the model takes {card.n_features}"
+        )
+    if card.task != ds.task or (card.classes is not None and ds.classes.tolist() != card.classes):
+        raise ValueError(f"--dataset {name}: the model was trained for other targets or classes")
+    return ModelData(ds.X_test, ds.y_test, f"{name}, test part ({len(ds.X_test)} rows)")
+
+
+def _csv_rows(card: ModelCard, path: Path, target: str | None, need_target: bool) -> ModelData:
+    header, rows, lines = read_csv_table(path, ",")
+    target = target or card.target_name
+    if card.feature_names is not None:
+        names = card.feature_names
+        missing = [n for n in names if n not in header]
+        if missing:
+            shown = ", ".join(repr(n) for n in missing[:5]) + (" …" if len(missing) > 5 else "")
+            raise ValueError(
+                f"DATA {str(path)!r} lacks {len(missing)} of the model's feature columns: {shown}"
+            )
+    else:
+        names = [n for n in header if n != target]
+        if len(names) != card.n_features:
+            raise ValueError(
+                f"DATA {str(path)!r} has {len(names)} feature columns, the model takes "
+                f"{card.n_features}"
+            )
+    columns = list(zip(*rows))
+    X = np.empty((len(rows), len(names)))
+    for j, name in enumerate(names):
+        X[:, j] = parse_floats(columns[header.index(name)], name, lines, path)
+    if target not in header:
+        if need_target:
+            raise ValueError(
+                f"--target: DATA {str(path)!r} has no column {target!r}; its columns are: "
+                f"{', '.join(header)}"
+            )
+        return ModelData(X, None, f"{path.name} ({len(X)} rows)")
+    cells = [c.strip() for c in columns[header.index(target)]]
+    where = f"{path}, column {target!r}"
+    if card.task == "classification":
+        y = encode_labels(cells, card.classes, where)
+    else:
+        y = parse_floats(cells, target, lines, path)
+    return ModelData(X, y, f"{path.name} ({len(X)} rows)")
+
+
+def _npz_rows(card: ModelCard, path: Path, target: str | None, need_target: bool) -> ModelData:
+    with open(path, "rb") as f:
+        try:
+            archive = np.load(f, allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"DATA {str(path)!r} is not an .npz archive ({exc})") from None
+        if isinstance(archive, np.ndarray):
+            raise ValueError(f"DATA {str(path)!r} holds one array; expected an .npz archive")
+        with archive:
+            if "X" not in archive.files:
+                raise ValueError(f"DATA {str(path)!r} has no array 'X'; it holds {archive.files}")
+            key = target or "y"
+            try:
+                X = archive["X"]
+                y = archive[key] if key in archive.files else None
+            except ValueError as exc:
+                raise ValueError(f"DATA {str(path)!r}: {exc}") from None
+    if X.ndim != 2 or X.dtype.kind not in "biuf":
+        raise ValueError(f"DATA {str(path)!r}: 'X' must be a 2-D array of numbers, got {X.shape}")
+    if y is None:
+        if need_target:
+            raise ValueError(f"--target: DATA {str(path)!r} has no array {key!r}")
+        return ModelData(X, None, f"{path.name} ({len(X)} rows)")
+    if len(y) != len(X):
+        raise ValueError(f"DATA {str(path)!r}: {key!r} must hold one target per row of 'X'")
+    if card.task == "classification":
+        y = encode_labels(y.tolist(), card.classes, f"{path}, array {key!r}")
+    elif y.dtype.kind not in "biuf":
+        raise ValueError(f"DATA {str(path)!r}: {key!r} must hold numbers for a regression model")
+    return ModelData(X, y, f"{path.name} ({len(X)} rows)")
+
+
+def parse_numbers(text: str, argument: str) -> np.ndarray:
+    """``"1, 2.5,-3"`` as a float64 array; a ValueError names ``argument`` and the bad item."""
+    items = [item.strip() for item in text.split(",")]
+    values = []
+    for item in items:
+        try:
+            value = float(item)
+        except ValueError:
+            raise ValueError(
+                f"{argument}: expected comma-separated numbers, got {item!r} in {text!r}"
+            ) from None
+        if not np.isfinite(value):
+            raise ValueError(f"{argument}: expected finite numbers, got {item!r}")
+        values.append(value)
+    return np.array(values)

@@ -1,0 +1,219 @@
+"""The entries of a traced step — :class:`Term` (a named array) and :class:`Entry` (one formula,
+evaluated) — and how their numbers print.
+
+* Numbers are shown to ``precision`` significant digits (7 by default, 10 for scalars such as
+  the loss), columns aligned on the decimal point.
+* A matrix with more than ``max_rows`` rows or ``max_cols`` columns is elided: its first and last
+  ``edge`` rows (columns) are shown around ``⋮`` (``⋯``), and its shape is always written.
+* A symbol's values are printed where it first appears; later entries name it with its shape.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import check_int
+
+PHASES = ("forward", "loss", "backward", "update")
+ROW_GAP, COL_GAP, BOTH_GAP = "⋮", "⋯", "⋱"
+
+
+@dataclass(frozen=True, eq=False)
+class Term:
+    """A named array of the step: ``symbol`` (``"W1"``), its ``value`` (read-only) and a ``note``
+    (e.g. the parameter's name in the model, ``"0.weight"``)."""
+
+    symbol: str
+    value: np.ndarray
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        self.value.flags.writeable = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+
+@dataclass(frozen=True, eq=False)
+class Entry:
+    """One formula of the step, evaluated.
+
+    ``phase`` is one of ``"forward"``, ``"loss"``, ``"backward"``, ``"update"``; ``path`` the
+    layer's position in the model (``None`` for the input and the loss); ``layer`` its repr;
+    ``kind`` its class name; ``formula`` is ``None`` when no formula is known for it.
+    ``result = formula(operands)``.
+    """
+
+    phase: str
+    path: str | None
+    layer: str
+    kind: str
+    words: str
+    formula: str | None
+    result: Term
+    operands: tuple[Term, ...] = ()
+
+    @property
+    def formula_text(self) -> str:
+        if self.formula is None:
+            return f"formula: not available for {self.kind}"
+        return self.formula
+
+    def __str__(self) -> str:
+        return render_entries_text([self])
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    precision: int = 7
+    max_rows: int = 8
+    max_cols: int = 8
+    edge: int = 3
+
+    @staticmethod
+    def make(precision=7, max_rows=8, max_cols=8, edge=3) -> RenderOptions:
+        edge = check_int(edge, "edge", minimum=1)
+        limits = {"max_rows": max_rows, "max_cols": max_cols}
+        for name, value in limits.items():
+            if check_int(value, name) < 2 * edge:
+                raise ValueError(
+                    f"{name} must be at least 2·edge = {2 * edge} (an elided axis keeps {edge} "
+                    f"at each end), got {value}"
+                )
+        return RenderOptions(check_int(precision, "precision", minimum=1), max_rows, max_cols, edge)
+
+
+# Numbers -------------------------------------------------------------------------------------
+
+
+def format_number(v, precision: int) -> str:
+    """One number as the trace prints it."""
+    if isinstance(v, (bool, np.bool_, int, np.integer)):
+        return str(v)
+    if isinstance(v, (float, np.floating)):
+        return format(float(v) + 0.0, f".{precision}g")  # + 0.0 turns −0 into 0
+    return str(v)
+
+
+def _visible(n: int, limit: int, edge: int) -> list[int | None]:
+    """The indices shown of ``n``, ``None`` where the hidden ones are."""
+    if n <= limit:
+        return list(range(n))
+    return [*range(edge), None, *range(n - edge, n)]
+
+
+def matrix_cells(value: np.ndarray, opts: RenderOptions) -> tuple[list[list[str]], bool]:
+    """The formatted cells of a 1-D or 2-D view of ``value`` (gaps marked), and whether any
+    were elided. Arrays of more dimensions are shown as (first axis, the rest flattened)."""
+    a = np.asarray(value)
+    a = a.reshape(1, -1) if a.ndim <= 1 else a.reshape(a.shape[0], -1)
+    rows = _visible(a.shape[0], opts.max_rows, opts.edge)
+    cols = _visible(a.shape[1], opts.max_cols, opts.edge)
+    grid = []
+    for i in rows:
+        if i is None:
+            grid.append([BOTH_GAP if j is None else ROW_GAP for j in cols])
+        else:
+            grid.append(
+                [COL_GAP if j is None else format_number(a[i, j], opts.precision) for j in cols]
+            )
+    return grid, None in rows or None in cols
+
+
+def _align(column: list[str]) -> list[str]:
+    """Pad a column of numbers so that their decimal points line up."""
+
+    def split(s: str) -> tuple[str, str]:
+        if s in (ROW_GAP, COL_GAP, BOTH_GAP):
+            return s, ""
+        cut = s.find(".")
+        if cut < 0:
+            cut = s.find("e") if "e" in s else len(s)
+        return s[:cut], s[cut:]
+
+    parts = [split(s) for s in column]
+    left = max(len(p[0]) for p in parts)
+    right = max(len(p[1]) for p in parts)
+    return [p[0].rjust(left) + p[1].ljust(right) for p in parts]
+
+
+def matrix_text(value: np.ndarray, **options) -> str:
+    """An array as aligned text: ``[[1  2]\\n [3  4]]`` (a scalar is just its number);
+    the options are those of :func:`render_text`."""
+    return _matrix_text(value, RenderOptions.make(**options))
+
+
+def _matrix_text(value: np.ndarray, opts: RenderOptions) -> str:
+    a = np.asarray(value)
+    if a.ndim == 0:
+        return format_number(a[()], max(opts.precision, 10))
+    grid, _ = matrix_cells(a, opts)
+    columns = [_align(list(col)) for col in zip(*grid)]
+    lines = ["  ".join(cells) for cells in zip(*columns)] if columns else [""] * len(grid)
+    if a.ndim == 1:
+        return f"[{lines[0]}]"
+    body = [("[[" if k == 0 else " [") + line + "]" for k, line in enumerate(lines)]
+    body[-1] += "]"
+    return "\n".join(body)
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return str(tuple(shape))
+
+
+def elided_note(term: Term, opts: RenderOptions) -> str:
+    a = term.value
+    if a.ndim == 0:
+        return ""
+    _, elided = matrix_cells(a, opts)
+    return f", showing the first and last {opts.edge} of each long axis" if elided else ""
+
+
+# Plain text ----------------------------------------------------------------------------------
+
+
+def term_text(term: Term, opts: RenderOptions, indent: str) -> str:
+    note = f" [{term.note}]" if term.note else ""
+    if term.value.ndim == 0:
+        return f"{indent}{term.symbol}{note} = {_matrix_text(term.value, opts)}"
+    head = f"{indent}{term.symbol}{note} {shape_text(term.shape)}{elided_note(term, opts)} ="
+    body = _matrix_text(term.value, opts)
+    if "\n" not in body and len(head) + len(body) < 100:
+        return f"{head} {body}"
+    return head + "\n" + "\n".join(indent + "  " + line for line in body.split("\n"))
+
+
+def shapes_line(entry: Entry) -> str:
+    ins = ", ".join(f"{t.symbol} {shape_text(t.shape)}" for t in entry.operands)
+    out = f"{entry.result.symbol} {shape_text(entry.result.shape)}"
+    return f"shapes: {ins} → {out}" if ins else f"shape: {out}"
+
+
+def entries_text(entries: Iterable[Entry], opts: RenderOptions, shown: set[str]) -> list[str]:
+    lines: list[str] = []
+    group = None
+    for e in entries:
+        if (e.phase, e.path, e.layer) != group:
+            group = (e.phase, e.path, e.layer)
+            if lines:
+                lines.append("")
+            lines.append(e.layer if e.path is None else f"[{e.path}] {e.layer}")
+        lines += textwrap.wrap(e.words, 96, initial_indent="  ", subsequent_indent="  ")
+        lines.append(f"    {e.formula_text}")
+        lines.append(f"    {shapes_line(e)}")
+        for term in (*e.operands, e.result):
+            if term.symbol in shown:
+                continue
+            shown.add(term.symbol)
+            lines.append(term_text(term, opts, "    "))
+    return lines
+
+
+def render_entries_text(entries: Sequence[Entry], **options) -> str:
+    """Some entries of a trace as plain text, every value shown."""
+    return "\n".join(entries_text(entries, RenderOptions.make(**options), set()))

@@ -1,0 +1,210 @@
+"""Check a layer's hand-written ``backward`` against central finite differences.
+
+For a scalar objective L (a loss, or ``L = Σ y ⊙ R`` with a fixed random R when no loss is given,
+so that ``dL/dy = R``), each checked element θ of a parameter or of the input gets::
+
+    numeric  = (L(θ + ε) − L(θ − ε)) / 2ε          error O(ε²) + rounding O(u·|L|/ε)
+    analytic = what backward wrote into .grad (or returned, for the input)
+
+and each tensor gets ``relative error = max |analytic − numeric| / max(|analytic|, |numeric|)``,
+the largest disagreement measured against the tensor's largest gradient. In float64 with
+ε = 1e-6 a correct backward gives about 1e-9 or less; a wrong one gives something near 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import as_input_array, check_int, check_positive, describe
+from ..nn.layer import Layer
+from ..nn.losses import Loss
+
+
+@dataclass(frozen=True)
+class GradcheckEntry:
+    """The comparison for one tensor (a parameter or the input)."""
+
+    name: str
+    shape: tuple[int, ...]
+    checked: int
+    max_abs_error: float
+    max_rel_error: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class GradcheckReport:
+    """What ``gradcheck`` found. ``bool(report)`` is ``report.passed``."""
+
+    entries: tuple[GradcheckEntry, ...]
+    loss_value: float
+    eps: float
+    rtol: float
+    atol: float
+    problems: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(e.passed for e in self.entries)
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((e.max_rel_error for e in self.entries), default=0.0)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __getitem__(self, name: str) -> GradcheckEntry:
+        for entry in self.entries:
+            if entry.name == name:
+                return entry
+        raise KeyError(f"no entry {name!r}; entries are {[e.name for e in self.entries]}")
+
+    def __str__(self) -> str:
+        head = (
+            f"{'tensor':<16}{'shape':<14}{'checked':>8}{'max abs err':>13}{'max rel err':>13}  ok"
+        )
+        lines = [f"gradcheck: L = {self.loss_value:.6g}, eps = {self.eps:g}, rtol = {self.rtol:g}"]
+        lines += [head, "-" * len(head)]
+        for e in self.entries:
+            mark = "yes" if e.passed else "NO"
+            lines.append(
+                f"{e.name:<16}{e.shape!s:<14}{e.checked:>8}{e.max_abs_error:>13.2e}"
+                f"{e.max_rel_error:>13.2e}  {mark}"
+            )
+        lines.extend(f"problem: {p}" for p in self.problems)
+        lines.append("PASSED" if self.passed else "FAILED")
+        return "\n".join(lines)
+
+
+def gradcheck(
+    layer: Layer,
+    x,
+    loss: Loss | None = None,
+    target=None,
+    eps: float = 1e-6,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    max_checks: int | None = 2000,
+    seed: int = 0,
+) -> GradcheckReport:
+    """Compare ``layer.backward`` (one layer or a whole ``Sequential``) with finite differences.
+
+    Parameters
+    ----------
+    layer : Layer
+        Its parameters must be float64: in float32 a finite difference loses most of its digits.
+    x : array (batch, features)
+        Input at which the gradients are checked (converted to float64).
+    loss, target : Loss and its target, optional
+        The objective; without them it is ``Σ y ⊙ R`` with a fixed random ``R``.
+    eps : float
+        The finite-difference step ε.
+    rtol, atol : float
+        A tensor passes when its relative error is at most ``rtol`` or its absolute error at most
+        ``atol`` (the latter for gradients that are zero up to rounding).
+    max_checks : int or None
+        At most this many elements per tensor, drawn at random (seeded by ``seed``); ``None`` checks
+        every element.
+
+    Returns
+    -------
+    GradcheckReport
+        One entry per parameter (named as in ``named_parameters()``) and one for the input, and
+        the problems found beyond the numbers (e.g. a ``backward`` that adds to ``.grad``).
+    """
+    if not isinstance(layer, Layer):
+        raise TypeError(f"layer must be a Layer (or Sequential), got {describe(layer)}")
+    eps = check_positive(eps, "eps")
+    rtol = check_positive(rtol, "rtol")
+    atol = check_positive(atol, "atol")
+    if max_checks is not None:
+        max_checks = check_int(max_checks, "max_checks", minimum=1)
+    x = np.array(as_input_array(x, "x"), dtype=np.float64)
+    named = list(layer.named_parameters())
+    for name, p in named:
+        if p.data.dtype != np.float64:
+            raise ValueError(
+                f"gradcheck needs float64 parameters, but {name} is {p.data.dtype}; build the "
+                "layer "
+                "with dtype=np.float64 (finite differences in float32 keep only ~3 digits)"
+            )
+    if (loss is None) != (target is None):
+        raise ValueError("give loss and target together, or neither")
+    if loss is not None and not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a Loss, got {describe(loss)}")
+
+    rng = np.random.default_rng(seed)
+    y = layer.forward(x)
+    if not isinstance(y, np.ndarray):
+        raise TypeError(f"{layer!r}.forward must return an ndarray, got {describe(y)}")
+    weights = None if loss is not None else rng.standard_normal(y.shape)
+
+    def objective() -> float:
+        out = layer.forward(x)
+        if loss is not None:
+            return loss.forward(out, target)
+        return float(np.sum(out * weights))
+
+    value = objective()
+    grad_y = loss.backward() if loss is not None else weights
+    grad_x = layer.backward(grad_y)
+    problems: list[str] = []
+    if not isinstance(grad_x, np.ndarray) or grad_x.shape != x.shape:
+        problems.append(
+            f"backward returned {describe(grad_x)}, "
+            f"expected an array of the input's shape {x.shape}"
+        )
+        grad_x = None
+    analytic = {name: p.grad.copy() for name, p in named}
+    # A second backward must give the same gradients: a backward that adds to .grad instead of
+    # overwriting it would double them here.
+    layer.forward(x)
+    layer.backward(grad_y)
+    for name, p in named:
+        if not np.allclose(p.grad, analytic[name], rtol=1e-12, atol=0):
+            problems.append(
+                f"{name}.grad changed on a second backward: backward must overwrite .grad, not add"
+            )
+
+    entries = []
+    for name, p in named:
+        entries.append(
+            _compare(name, p.data, analytic[name], objective, eps, rtol, atol, max_checks, rng)
+        )
+    if grad_x is not None:
+        entries.append(_compare("input", x, grad_x, objective, eps, rtol, atol, max_checks, rng))
+
+    # Leave the layer as a normal forward/backward at x would.
+    layer.forward(x)
+    layer.backward(grad_y)
+    return GradcheckReport(tuple(entries), value, eps, rtol, atol, tuple(problems))
+
+
+def _compare(name, array, analytic, objective, eps, rtol, atol, max_checks, rng) -> GradcheckEntry:
+    flat = array.reshape(-1)  # a view, so that writing to it perturbs the real array
+    if array.size and not np.shares_memory(flat, array):
+        raise ValueError(f"gradcheck needs {name} to be a contiguous array, so it can perturb it")
+    n = flat.size
+    if max_checks is None or n <= max_checks:
+        chosen = np.arange(n)
+    else:
+        chosen = np.sort(rng.choice(n, size=max_checks, replace=False))
+    numeric = np.empty(len(chosen))
+    for k, i in enumerate(chosen):
+        original = flat[i]
+        flat[i] = original + eps
+        plus = objective()
+        flat[i] = original - eps
+        minus = objective()
+        flat[i] = original
+        numeric[k] = (plus - minus) / (2 * eps)
+    exact = analytic.reshape(-1)[chosen]
+    abs_err = float(np.max(np.abs(exact - numeric), initial=0.0))
+    scale = float(max(np.max(np.abs(exact), initial=0.0), np.max(np.abs(numeric), initial=0.0)))
+    rel_err = abs_err / scale if scale > 0 else 0.0
+    passed = bool(rel_err <= rtol or abs_err <= atol)
+    return GradcheckEntry(name, tuple(array.shape), len(chosen), abs_err, rel_err, passed)

@@ -1,0 +1,382 @@
+"""Show your work: every formula of one training step, with the numbers the library computed.
+
+``hg.trace(model, x, target, loss, lr=None)`` runs one real step of a ``Sequential`` and returns a
+:class:`Trace`, a list of :class:`Entry` in the order the maths happens:
+
+* **forward**, per layer: the input ``A0``; for ``Dense`` ``Z = A_prev · W + b``; for an
+  activation ``A = f(Z)``;
+* **loss**: its value, and ``dL/dp``, where the backward pass starts (for the fused losses,
+  e.g. ``CrossEntropyLoss``, ``dL/dz = (softmax(z) − Y)/n`` directly);
+* **backward**, per layer from last to first: for an activation ``dL/dZ = dL/dA ⊙ f′(Z)`` (or
+  the layer's own rule, e.g. Softmax's Jacobian); for ``Dense`` ``dL/dW = A_prevᵀ · dL/dZ``,
+  ``dL/db = Σ dL/dZ`` and ``dL/dA_prev = dL/dZ · Wᵀ``;
+* **update**, with ``lr``: ``W ← W − lr · dL/dW`` and the new values, from ``hg.SGD``.
+
+Each entry has its formula in symbols, in words (the notebook's: "Loss w.r.t. weight"), and its
+terms: named arrays with their shapes and values. The formulas are the layers' and the loss's own
+(their ``formulas`` method, :class:`handgrad.Formula`): this module knows no layer type. A layer
+without formulas appears with its output, its parameters' gradients and dL/d(its input), and
+"formula: not available for <its class>"; so does a subclass that rewrites ``forward`` or
+``backward``, which its parent's formulas would misdescribe.
+
+Every number is one the library computed: the step runs through the real ``forward``,
+``loss.forward``, ``loss.backward``, ``backward`` and ``SGD.step``, each layer watched while it runs
+(see :mod:`handgrad.explain.observe`), and nothing is recomputed another way. The one exception is
+the notebook's *error* ``a − p``, which no layer computes; the trace subtracts it for ``MSELoss``
+and says so. The model is left as it was: same parameter arrays and values, gradients, train/eval
+mode, and random state.
+
+Names: ``A0`` is the input; each layer with parameters starts a new number ``l``, as the notebook
+numbers its layers, and holds ``Wl``, ``bl`` (for ``Dense``) or ``<attribute>l``; outputs are
+``Zl`` for ``Dense``, ``Al`` for activations and dropout, ``Yl`` for other layers (each class's
+``trace_letter``), primed when a letter repeats within a number (``A1``, ``A1′``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._validation import as_input_array, check_bool, check_positive, describe
+from ..nn.layer import TRACE_VALUES, Formula, Layer, describes_itself
+from ..nn.losses import Loss, MSELoss
+from ..nn.sequential import Sequential
+from . import render
+from .diagnostics import DEFAULT_LR, Diagnosis, diagnosis_of
+from .entries import PHASES, Entry, Term
+from .notebook import backprop_network
+from .observe import LayerCall, StepRecord, observe_step
+
+__all__ = ["PHASES", "Entry", "Term", "Trace", "seed_trace", "trace"]
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """One training step, formula by formula. ``trace["dL/dW3"]`` is the value of a symbol;
+    ``str(trace)`` (or :meth:`to_text`), :meth:`to_markdown` and :meth:`to_html` render it."""
+
+    entries: tuple[Entry, ...]
+    layers: tuple[tuple[str, str], ...]
+    loss: str
+    loss_value: float
+    lr: float | None
+    n_samples: int
+    dtype: str
+    training: bool
+    diagnosis: Diagnosis
+
+    def phase(self, name: str) -> tuple[Entry, ...]:
+        """The entries of one phase: ``"forward"``, ``"loss"``, ``"backward"`` or ``"update"``."""
+        if name not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}, got {name!r}")
+        return tuple(e for e in self.entries if e.phase == name)
+
+    def symbols(self) -> list[str]:
+        """Every symbol the trace holds a value for, in order of appearance."""
+        seen: dict[str, None] = {}
+        for e in self.entries:
+            for term in (*e.operands, e.result):
+                seen.setdefault(term.symbol, None)
+        return list(seen)
+
+    def __getitem__(self, symbol: str) -> np.ndarray:
+        for e in self.entries:
+            if e.result.symbol == symbol:
+                return e.result.value
+        for e in self.entries:
+            for term in e.operands:
+                if term.symbol == symbol:
+                    return term.value
+        raise KeyError(f"no symbol {symbol!r} in the trace; it has {self.symbols()}")
+
+    def facts(self) -> list[tuple[str, str]]:
+        """``(name, value)`` rows that head every rendering: model, loss, batch, update."""
+        samples = f"{self.n_samples} sample" + ("s" if self.n_samples != 1 else "")
+        mode = "training mode" if self.training else "evaluation mode"
+        if self.lr is None:
+            update = "none (no lr given)"
+        elif not self.phase("update"):
+            update = "none (the network has no parameters)"
+        else:
+            update = f"θ ← θ − {self.lr:g} · dL/dθ (hg.SGD)"
+        return [
+            ("model", " → ".join(f"[{p}] {r}" for p, r in self.layers) or "no layers"),
+            ("loss", f"{self.loss}, L = {self.loss_value:.10g}"),
+            ("batch", f"{samples}, {self.dtype}, {mode}"),
+            ("update", update),
+        ]
+
+    def to_text(self, **options: Any) -> str:
+        """Plain text for a terminal; the options are in :mod:`handgrad.explain.render`."""
+        return render.text_page(self.entries, self.facts(), self.diagnosis, **options)
+
+    def to_markdown(self, **options: Any) -> str:
+        return render.markdown_page(self.entries, self.facts(), self.diagnosis, **options)
+
+    def to_html(self, **options: Any) -> str:
+        """One self-contained HTML page (inline CSS, no scripts, nothing fetched)."""
+        return render.html_page(self.entries, self.facts(), self.diagnosis, **options)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def trace(
+    model: Sequential,
+    x: Any,
+    target: Any,
+    loss: Loss,
+    lr: float | None = None,
+    *,
+    training: bool = True,
+) -> Trace:
+    """Trace one training step of ``model`` on the batch ``(x, target)``.
+
+    Parameters
+    ----------
+    model : Sequential (or any Layer)
+        Any network, including layers of your own (nested ``Sequential``s are opened up).
+    x : array (batch, features)
+    target : the targets in the form ``loss`` takes
+    loss : Loss
+    lr : float, optional
+        With a learning rate, the trace ends with the plain gradient-descent update
+        ``θ ← θ − lr · dL/dθ`` made by ``hg.SGD``, and the new values. The diagnosis's update
+        ratio uses it too (else ``1e-3``).
+    training : bool
+        Run the step in training mode (default, as ``fit`` does), or in evaluation mode.
+
+    Returns
+    -------
+    Trace
+        The model is left as it was: the same parameter arrays with the same values and
+        gradients, each layer's train/eval mode, no wrapper, and Dropout's random generator in
+        the state it had (the next real step draws the mask the trace showed).
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a hg.Sequential, got {describe(model)}")
+    if not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a hg.Loss (e.g. hg.MSELoss()), got {describe(loss)}")
+    x = as_input_array(x, "x", ndim=2)
+    if len(x) == 0:
+        raise ValueError("x is empty: trace needs at least one row")
+    if lr is not None:
+        lr = check_positive(lr, "lr")
+    training = check_bool(training, "training")
+    record = observe_step(model, x, target, loss, lr, training)
+    return _build(record, loss, training)
+
+
+def seed_trace(lr: float | None = 0.01) -> Trace:
+    """The learner's notebook completed: its 3-layer back-propagation network
+    (``handgrad.notebook.backprop_network()``) traced on its input ``[1, 2, 3]`` and target 1
+    with ``MSELoss`` (½(a − p)²), and, with ``lr``, one update."""
+    model, x, target = backprop_network()
+    return trace(model, x, target, MSELoss(), lr=lr)
+
+
+# Building the entries -------------------------------------------------------------------------
+
+
+class _Names:
+    """Symbols for the arrays of the step (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.number = 0
+        self.used: dict[str, int] = {"A": 1}  # A0, the input
+
+    def next_number(self) -> None:
+        self.number += 1
+        self.used = {}
+
+    def take(self, letter: str) -> str:
+        count = self.used.get(letter, 0)
+        self.used[letter] = count + 1
+        return f"{letter}{self.number}" + "′" * count
+
+
+def _own_formulas(layer: Layer, training: bool) -> tuple[Formula, ...] | None:
+    """The layer's formulas, when they describe what it runs (see ``describes_itself``)."""
+    return layer.formulas(training) if describes_itself(layer, "formulas") else None
+
+
+def _build(record: StepRecord, loss: Loss, training: bool) -> Trace:
+    names = _Names()
+    forward = [
+        Entry(
+            "forward",
+            None,
+            "input",
+            "input",
+            "The input, one row per sample (the notebook's inputs)",
+            "A0 = x",
+            Term("A0", record.x),
+        )
+    ]
+    backward: list[list[Entry]] = []
+    update: list[Entry] = []
+    current = "A0"
+    for k, call in enumerate(record.calls):
+        formulas = _own_formulas(call.layer, call.training)
+        if call.params:
+            names.next_number()
+        out = names.take(call.layer.trace_letter if formulas is not None else "Y")
+        params = _param_symbols(call, names.number, formulas is not None)
+        f, b = _layer_entries(call, current, out, params, formulas, first=k == 0)
+        forward += f
+        backward.append(b)
+        update += _update_entries(call, params, record)
+        current = out
+    entries = [*forward, *_loss_entries(record, loss, current)]
+    for b in reversed(backward):
+        entries += b
+    entries += update
+    lr = record.lr
+    return Trace(
+        entries=tuple(entries),
+        layers=tuple((call.path, repr(call.layer)) for call in record.calls),
+        loss=repr(loss),
+        loss_value=record.loss_value,
+        lr=lr,
+        n_samples=len(record.x),
+        dtype=str(record.pred.dtype),
+        training=training,
+        diagnosis=diagnosis_of(record, DEFAULT_LR if lr is None else lr),
+    )
+
+
+def _param_symbols(call: LayerCall, number: int, own: bool) -> dict[str, str]:
+    letters = call.layer.trace_symbols if own else {}
+    return {name: f"{letters.get(name, name)}{number}" for name in call.params}
+
+
+def _entry(call: LayerCall, phase: str, words: str, formula, result, operands=()) -> Entry:
+    kind = type(call.layer).__name__
+    return Entry(phase, call.path, repr(call.layer), kind, words, formula, result, tuple(operands))
+
+
+def _input_grad_words(first: bool) -> str:
+    if first:
+        return "Loss w.r.t. the network's input (training does not need it: fit skips it)"
+    return "Loss w.r.t. the layer's input, the previous layer's output (A)"
+
+
+def _layer_entries(call, inp, out, params, formulas, first) -> tuple[list[Entry], list[Entry]]:
+    """The forward and backward entries of one layer call, from its formulas, or its numbers
+    alone when it has none."""
+    dout = f"dL/d{out}"
+    x_term, y_term = Term(inp, call.input), Term(out, call.output)
+    values = {"input": x_term, "output": y_term, "grad_out": Term(dout, call.grad_out)}
+    for name, value in call.params.items():
+        values[name] = Term(params[name], value, f"{call.path}.{name}")
+    results = {"output": y_term, "input_grad": Term(f"dL/d{inp}", call.grad_in)}
+    for name, grad in call.grads.items():
+        results[name] = Term(f"dL/d{params[name]}", grad, f"{call.path}.{name}.grad")
+
+    if formulas is None:  # a layer of the user's own: its numbers, without a formula
+        kind = type(call.layer).__name__
+        param_terms = [values[name] for name in call.params]
+        fwd = _entry(
+            call,
+            "forward",
+            f"Output of {kind} (its own forward)",
+            None,
+            y_term,
+            (x_term, *param_terms),
+        )
+        bwd = [
+            _entry(
+                call,
+                "backward",
+                f"Loss w.r.t. {name} ({kind}'s own backward)",
+                None,
+                results[name],
+                (values["grad_out"],),
+            )
+            for name in call.grads
+        ]
+        bwd.append(
+            _entry(
+                call,
+                "backward",
+                _input_grad_words(first),
+                None,
+                results["input_grad"],
+                (values["grad_out"],),
+            )
+        )
+        return [fwd], bwd
+
+    fill = {"x": inp, "y": out, "dy": dout, "dx": f"dL/d{inp}", **params}
+    fwd, bwd = [], []
+    for f in formulas:
+        unknown = [u for u in f.uses if u not in values]
+        if f.result not in results or unknown:
+            raise ValueError(
+                f"{type(call.layer).__name__}.formulas: a formula must give one of "
+                f"{sorted(results)} and use values among {[*TRACE_VALUES, *call.params]}, got "
+                f"result {f.result!r} using {list(f.uses)}"
+            )
+        words = _input_grad_words(first) if f.words is None else f.words.format(**fill)
+        entry = _entry(
+            call,
+            f.phase,
+            words,
+            f.symbols.format(**fill),
+            results[f.result],
+            tuple(values[u] for u in f.uses),
+        )
+        (fwd if f.phase == "forward" else bwd).append(entry)
+    return fwd, bwd
+
+
+def _update_entries(call: LayerCall, params: dict[str, str], record: StepRecord) -> list[Entry]:
+    out = []
+    for name, value in call.params.items():
+        new = record.updated.get((call.path, name))
+        if new is None:
+            continue
+        sym = params[name]
+        what = name if name in ("weight", "bias") else f"the parameter {name}"
+        out.append(
+            _entry(
+                call,
+                "update",
+                f"Update {what}: {what} minus learning rate times loss w.r.t. {what} (hg.SGD)",
+                f"{sym} ← {sym} − {record.lr:g} · dL/d{sym}",
+                Term(f"new {sym}", new, f"{call.path}.{name}"),
+                (Term(sym, value), Term(f"dL/d{sym}", call.grads[name])),
+            )
+        )
+    return out
+
+
+# Losses --------------------------------------------------------------------------------------
+
+
+def _loss_entries(record: StepRecord, loss: Loss, out: str) -> list[Entry]:
+    """The loss's entries, from its formulas (its numbers alone for a loss of your own)."""
+    kind = type(loss).__name__
+    own = describes_itself(loss, "formulas", runs=("_forward", "backward"))
+    formulas = loss.formulas(record.pred.shape, record.target) if own else ()
+    p, a = loss.trace_symbols if own else ("p", "y")
+    p_term = Term(p, record.pred, f"= {out}, the network's output")
+    a_term = Term(a, record.target, loss.target_note(record.target) if own else "the target")
+    results = {
+        "value": Term("L", np.array(record.loss_value)),
+        "grad": Term(f"dL/d{p}", record.grad_pred, f"= dL/d{out}"),
+    }
+    if any(f.result == "error" for f in formulas):
+        results["error"] = Term("error", record.target - record.pred)  # computed for reading
+
+    def entry(words, formula, result) -> Entry:
+        return Entry("loss", None, repr(loss), kind, words, formula, result, (p_term, a_term))
+
+    if not formulas:
+        return [
+            entry(f"Loss: {kind}'s own value", None, results["value"]),
+            entry(f"Loss w.r.t. output ({kind}'s own backward)", None, results["grad"]),
+        ]
+    return [entry(f.words, f.symbols.format(p=p, a=a), results[f.result]) for f in formulas]

@@ -1,0 +1,281 @@
+"""Activation layers: an elementwise (or, for Softmax, row-wise) function ``A = f(Z)``.
+
+Backward is the chain rule ``dL/dZ = dL/dA ⊙ f′(Z)``, the notebook's
+"loss w.r.t. pre-activation neuron output". Each layer keeps what f′ needs from its forward.
+All are finite and warning-free for inputs of any finite size (±1000 included), in float32 and
+float64, and return arrays of the input's dtype. Each class also carries its formulas for the
+trace and its ONNX form; GELU, whose ONNX form in double precision is long, has its own file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import as_numeric_array, check_real
+from .layer import Formula, Layer, register_layer
+
+_BOOL = np.dtype(np.bool_)
+#: The words of every activation's backward formula start so, as the notebook says it.
+Z_WORDS = "Loss w.r.t. pre-activation neuron output (Z)"
+
+__all__ = ["Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+
+
+class Activation(Layer):
+    """Base class for parameter-free activation layers."""
+
+    _transient = ("_x", "_a", "_cache")
+    trace_letter = "A"
+
+    def _input(self, x) -> np.ndarray:
+        x = as_numeric_array(x, f"{self!r} input")
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
+        return x
+
+    def _grad(self, grad_out, like: np.ndarray) -> np.ndarray:
+        return self._check_grad_out(grad_out, like.shape, like.dtype)
+
+
+def activation_formulas(forward: str, forward_words: str, backward: str, backward_words: str, uses):
+    """An activation's two formulas: ``A = f(Z)`` and ``dL/dZ = dL/dA ⊙ f′(Z)``."""
+    return (
+        Formula("forward", "output", forward, forward_words, ("input",)),
+        Formula("backward", "input_grad", backward, backward_words, uses),
+    )
+
+
+@register_layer
+class Identity(Activation):
+    """``A = Z``; ``dL/dZ = dL/dA``."""
+
+    activation_name = "identity"
+
+    def forward(self, x):
+        x = self._input(x)
+        self._x = x
+        return x.copy()
+
+    def backward(self, grad_out):
+        x = self._cached("_x")
+        return self._grad(grad_out, x).copy()
+
+    def formulas(self, training):
+        return activation_formulas(
+            "{y} = {x}",
+            "Activation: the identity passes the values through",
+            "{dx} = {dy}",
+            Z_WORDS + ": the identity passes the gradient through",
+            ("grad_out",),
+        )
+
+    def to_onnx(self, graph, path, x):
+        return graph.node("Identity", [x], f"{path}.identity")
+
+
+@register_layer
+class ReLU(Activation):
+    """``A = max(0, Z)``; ``dL/dZ = dL/dA ⊙ [Z > 0]``.
+
+    The derivative at exactly 0 is taken as 0, as PyTorch does.
+    """
+
+    activation_name = "relu"
+    default_init = "he"
+
+    def forward(self, x):
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            x = self._input(x)
+        if self.training:
+            # The mask lives in a reused buffer: multiplying by it in backward is cheaper than
+            # comparing again, and reusing it avoids an allocation per step.
+            self._cache = (np.greater(x, 0, out=self._scratch("mask", x.shape, _BOOL)), x.dtype)
+        else:
+            # Evaluation (predict) rarely back-propagates: keep x, and compare only if asked.
+            self._cache = (x, x.dtype)
+        # Against an array of zeros, np.maximum takes a vectorised path ~3x faster than against 0.
+        return np.maximum(x, self._scratch("zeros", x.shape, x.dtype, fill=0))
+
+    def backward(self, grad_out):
+        kept, dtype = self._cached("_cache")
+        mask = kept if kept.dtype == _BOOL else kept > 0
+        grad = self._check_grad_out(grad_out, mask.shape, dtype)
+        return np.multiply(grad, mask)
+
+    def formulas(self, training):
+        return activation_formulas(
+            "{y} = max(0, {x})",
+            "Activation: ReLU keeps the positive values and sets the rest to 0",
+            "{dx} = {dy} ⊙ [{x} > 0]",
+            Z_WORDS + ": the gradient passes where {x} > 0 and stops where it is not",
+            ("grad_out", "input"),
+        )
+
+    def to_onnx(self, graph, path, x):
+        return graph.node("Relu", [x], f"{path}.relu")
+
+
+@register_layer
+class LeakyReLU(Activation):
+    """``A = Z`` where ``Z > 0``, else ``α·Z``; ``dL/dZ = dL/dA ⊙ (1 if Z > 0 else α)``."""
+
+    activation_name = "leaky_relu"
+    default_init = "he"
+
+    def __init__(self, alpha: float = 0.01):
+        self.alpha = check_real(alpha, "alpha")
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {alpha!r}")
+
+    def forward(self, x):
+        x = self._input(x)
+        mask = np.greater(x, 0, out=self._scratch("mask", x.shape, _BOOL))
+        self._cache = (mask, x.dtype)
+        return np.where(mask, x, x * x.dtype.type(self.alpha))
+
+    def backward(self, grad_out):
+        mask, dtype = self._cached("_cache")
+        grad = self._check_grad_out(grad_out, mask.shape, dtype)
+        return np.where(mask, grad, grad * grad.dtype.type(self.alpha))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
+
+    def formulas(self, training):
+        a = f"{self.alpha:g}"
+        return activation_formulas(
+            f"{{y}} = {{x}} where {{x}} > 0, else {a}·{{x}}",
+            f"Activation: LeakyReLU keeps the positive values and scales the rest by α = {a}",
+            f"{{dx}} = {{dy}} ⊙ (1 where {{x}} > 0, else {a})",
+            Z_WORDS + f": the gradient passes where {{x}} > 0 and is scaled by {a} where it is not",
+            ("grad_out", "input"),
+        )
+
+    def to_onnx(self, graph, path, x):
+        """``LeakyRelu`` in float32. In float64, ``Where(x > 0, x, x·α)`` with α a float64 tensor:
+        LeakyRelu's α is a float32 attribute in every opset, and its double kernel starts at
+        opset 16 (with α = 0.1, ``LeakyRelu(−1.0)`` in double is off by 1.5e-9)."""
+        if graph.dtype == np.float32:
+            return graph.node("LeakyRelu", [x], f"{path}.leaky_relu", alpha=self.alpha)
+        positive = graph.node("Greater", [x, graph.constant("zero", 0.0)], f"{path}.positive")
+        if np.float32(self.alpha) == 1 and self.alpha != 1:
+            # onnxruntime drops a Mul by a double that is 1 in float32; x + x·(α − 1) keeps α.
+            delta = graph.tensor(f"{path}.alpha_minus_1", np.array(self.alpha - 1))
+            small = graph.node("Mul", [x, delta], f"{path}.scaled_delta")
+            scaled = graph.node("Add", [x, small], f"{path}.scaled")
+        else:
+            alpha = graph.tensor(f"{path}.alpha", np.array(self.alpha))
+            scaled = graph.node("Mul", [x, alpha], f"{path}.scaled")
+        return graph.node("Where", [positive, x, scaled], f"{path}.leaky_relu")
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """σ(x) = 1 / (1 + e⁻ˣ), computed from e^(−|x|) so that nothing overflows at any x."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+@register_layer
+class Sigmoid(Activation):
+    """``A = σ(Z)``; ``dL/dZ = dL/dA ⊙ A(1 − A)``."""
+
+    activation_name = "sigmoid"
+
+    def forward(self, x):
+        a = sigmoid(self._input(x))
+        self._a = a
+        return a.copy()
+
+    def backward(self, grad_out):
+        a = self._cached("_a")
+        return self._grad(grad_out, a) * (a * (1 - a))
+
+    def formulas(self, training):
+        return activation_formulas(
+            "{y} = σ({x}) = 1 / (1 + e^(−{x}))",
+            "Activation: the sigmoid squashes each value into (0, 1)",
+            "{dx} = {dy} ⊙ {y} ⊙ (1 − {y})",
+            Z_WORDS + ": σ′(Z) = σ(Z)(1 − σ(Z)), read from the output {y}",
+            ("grad_out", "output"),
+        )
+
+    def to_onnx(self, graph, path, x):
+        return graph.node("Sigmoid", [x], f"{path}.sigmoid")
+
+
+@register_layer
+class Tanh(Activation):
+    """``A = tanh(Z)``; ``dL/dZ = dL/dA ⊙ (1 − A²)``."""
+
+    activation_name = "tanh"
+
+    def forward(self, x):
+        a = np.tanh(self._input(x))
+        self._a = a
+        return a.copy()
+
+    def backward(self, grad_out):
+        a = self._cached("_a")
+        return self._grad(grad_out, a) * (1 - a * a)
+
+    def formulas(self, training):
+        return activation_formulas(
+            "{y} = tanh({x})",
+            "Activation: tanh squashes each value into (−1, 1)",
+            "{dx} = {dy} ⊙ (1 − {y}²)",
+            Z_WORDS + ": tanh′(Z) = 1 − tanh²(Z), read from the output {y}",
+            ("grad_out", "output"),
+        )
+
+    def to_onnx(self, graph, path, x):
+        return graph.node("Tanh", [x], f"{path}.tanh")
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by the row maximum so that no exponent overflows."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+@register_layer
+class Softmax(Activation):
+    """``A_i = e^(Z_i) / Σ_j e^(Z_j)`` over the features of each row.
+
+    Backward (the Jacobian of each row applied to its gradient)::
+
+        dL/dZ = A ⊙ (dL/dA − Σ_j dL/dA_j · A_j)
+
+    For classification, give the logits to ``CrossEntropyLoss`` instead of ending the network
+    with Softmax: the fused loss is more accurate and cheaper.
+    """
+
+    def forward(self, x):
+        x = self._input(x)
+        if x.ndim != 2:
+            raise ValueError(f"{self!r} expected a 2-D input (batch, features), got {x.shape}")
+        a = softmax(x)
+        self._a = a
+        return a.copy()
+
+    def backward(self, grad_out):
+        a = self._cached("_a")
+        g = self._grad(grad_out, a)
+        return a * (g - (g * a).sum(axis=1, keepdims=True))
+
+    def formulas(self, training):
+        return activation_formulas(
+            "{y} = e^{x} / Σ_j e^{x}_j, row by row",
+            "Activation: softmax turns each row into probabilities that sum to 1",
+            "{dx} = {y} ⊙ ({dy} − Σ_j {dy}_j · {y}_j)",
+            Z_WORDS + ": through softmax's Jacobian diag(A) − A·Aᵀ, row by row (each row's "
+            "gradient minus its mean weighted by {y}, times {y})",
+            ("grad_out", "output"),
+        )
+
+    def to_onnx(self, graph, path, x):
+        # Before opset 13 Softmax flattens its input to 2-D around `axis`; on (batch, features)
+        # both forms are the row-wise softmax.
+        return graph.node("Softmax", [x], f"{path}.softmax", axis=1 if graph.opset < 13 else -1)

@@ -1,0 +1,156 @@
+"""The dense (fully connected) layer, ``Z = X · W + b``."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._validation import as_numeric_array, check_float_dtype, check_int, make_rng
+from .initializers import Initializer, get_initializer
+from .layer import Formula, Layer, register_layer
+from .parameter import Parameter
+
+
+@register_layer
+class Dense(Layer):
+    """Fully connected layer: ``Z = X · W + b``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Input and output features.
+    init : str or callable
+        Weight initialiser (see :mod:`handgrad.nn.initializers`); the bias starts at zero.
+    rng : np.random.Generator, int or None
+        Source of the initial weights.
+    dtype : np.float32 or np.float64
+        The dtype of the weights, and of everything the layer computes.
+
+    Shapes: ``X (batch, n_in)``, ``W = weight (n_in, n_out)``, ``b = bias (n_out,)``,
+    ``Z (batch, n_out)``. A row of inputs times ``W`` is the layer, as in ``x.T @ W``.
+
+    Backward, with ``dZ = dL/dZ`` of shape ``(batch, n_out)``::
+
+        dW = Xᵀ · dZ        (n_in, n_out)   "loss w.r.t. weight"
+        db = 1ᵀ · dZ        (n_out,)        the column sums of dZ
+        dX = dZ · Wᵀ        (batch, n_in)   "loss w.r.t. the layer's input"
+    """
+
+    _transient = ("_x",)
+    trace_letter = "Z"
+    trace_symbols: ClassVar[dict[str, str]] = {"weight": "W", "bias": "b"}
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        *,
+        init: str | Initializer = "he",
+        rng: np.random.Generator | int | None = None,
+        dtype=np.float64,
+    ):
+        self.n_in = check_int(n_in, "n_in", minimum=1)
+        self.n_out = check_int(n_out, "n_out", minimum=1)
+        dt = check_float_dtype(dtype)
+        initial = np.asarray(get_initializer(init)((self.n_in, self.n_out), make_rng(rng)))
+        if initial.shape != (self.n_in, self.n_out):
+            raise ValueError(
+                f"init returned shape {initial.shape}, expected {(self.n_in, self.n_out)}"
+            )
+        self.weight = Parameter(initial, dtype=dt)
+        self.bias = Parameter(np.zeros(self.n_out), dtype=dt)
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        W = self.weight.data
+        if not (
+            type(x) is np.ndarray and x.dtype == W.dtype and x.ndim == 2 and x.shape[1] == self.n_in
+        ):
+            x = self._input(x, W.dtype)
+        z = np.dot(x, W)
+        z += self.bias.data
+        self._x = x
+        return z
+
+    def _input(self, x, dtype) -> np.ndarray:
+        x = as_numeric_array(x, f"{self!r} input")
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise ValueError(
+                f"{self!r} expected {self.n_in} input features, i.e. shape (batch, {self.n_in}), "
+                f"got shape {x.shape}"
+            )
+        return x.astype(dtype, copy=False)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        dZ = self._param_grads(grad_out)
+        return np.dot(dZ, self.weight.data.T)  # dX = dZ · Wᵀ
+
+    def backward_params(self, grad_out: np.ndarray) -> None:
+        self._param_grads(grad_out)
+
+    def _param_grads(self, grad_out: np.ndarray) -> np.ndarray:
+        x = self._cached("_x")
+        n = x.shape[0]
+        dZ = self._check_grad_out(grad_out, (n, self.n_out), x.dtype)
+        # np.dot, not np.matmul: with out= and a batch of 1, matmul skips BLAS and is ~7x slower.
+        np.dot(x.T, dZ, out=self.weight.grad)  # dW = Xᵀ · dZ
+        # A matrix-vector product with a ones vector is ~3x faster than dZ.sum(axis=0).
+        ones = self._scratch("ones", (n,), x.dtype, fill=1)
+        np.dot(ones, dZ, out=self.bias.grad)  # db = 1ᵀ · dZ
+        return dZ
+
+    def input_features(self) -> int:
+        return self.n_in
+
+    def get_config(self) -> dict[str, Any]:
+        return {"n_in": self.n_in, "n_out": self.n_out, "dtype": str(self.weight.data.dtype)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Dense:
+        return cls(**config, init="zeros")  # the weights are about to be overwritten
+
+    @classmethod
+    def parameter_count(cls, config: dict[str, Any]) -> int:
+        n_in, n_out = config.get("n_in"), config.get("n_out")
+        if not (type(n_in) is int and type(n_out) is int and n_in > 0 and n_out > 0):
+            raise ValueError("a Dense needs positive integer n_in and n_out")
+        return (n_in + 1) * n_out
+
+    def formulas(self, training: bool) -> tuple[Formula, ...]:
+        return (
+            Formula(
+                "forward",
+                "output",
+                "{y} = {x} · {weight} + {bias}",
+                "Pre-activation neuron output (Z): the inputs times the weights, plus the bias",
+                ("input", "weight", "bias"),
+            ),
+            Formula(
+                "backward",
+                "weight",
+                "dL/d{weight} = {x}ᵀ · {dy}",
+                "Loss w.r.t. weight: each input times the gradient of each neuron it feeds",
+                ("input", "grad_out"),
+            ),
+            Formula(
+                "backward",
+                "bias",
+                "dL/d{bias} = Σ_samples {dy}",
+                "Loss w.r.t. bias: the gradient of each neuron, summed over the samples",
+                ("grad_out",),
+            ),
+            Formula(
+                "backward", "input_grad", "{dx} = {dy} · {weight}ᵀ", None, ("grad_out", "weight")
+            ),
+        )
+
+    def to_onnx(self, graph, path: str, x: str) -> str:
+        """``Gemm(x, W, b)``, W stored as handgrad holds it, ``(n_in, n_out)``: no transpose."""
+        weight = graph.tensor(f"{path}.weight", self.weight.data)
+        bias = graph.tensor(f"{path}.bias", self.bias.data)
+        return graph.node("Gemm", [x, weight, bias], f"{path}.gemm", transA=0, transB=0)
+
+    @classmethod
+    def config_repr(cls, config: dict[str, Any]) -> str:
+        return f"Dense({config['n_in']}→{config['n_out']})"
