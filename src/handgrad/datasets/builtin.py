@@ -42,8 +42,8 @@ def load_digits(
     """scikit-learn's bundled handwritten digits: 1,797 images of 8×8 pixels, classes 0 … 9.
 
     The pixels (integers 0 … 16) are divided by 16, so ``X`` is in [0, 1], shape (n, 64), row by
-    row. The samples are split at random by :func:`~handgrad.splits.split_indices`, stratified by
-    class: with ``test_size=0.2``, 1,438 training and 359 test samples.
+    row. The samples are split at random by :func:`~handgrad.datasets.splits.split_indices`,
+    stratified by class: with ``test_size=0.2``, 1,438 training and 359 test samples.
 
     Parameters
     ----------

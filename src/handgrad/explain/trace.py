@@ -171,8 +171,8 @@ def trace(
 
 def seed_trace(lr: float | None = 0.01) -> Trace:
     """The learner's notebook completed: its 3-layer back-propagation network
-    (``handgrad.notebook.backprop_network()``) traced on its input ``[1, 2, 3]`` and target 1
-    with ``MSELoss`` (½(a − p)²), and, with ``lr``, one update."""
+    (``handgrad.explain.notebook.backprop_network()``) traced on its input ``[1, 2, 3]`` and
+    target 1 with ``MSELoss`` (½(a − p)²), and, with ``lr``, one update."""
     model, x, target = backprop_network()
     return trace(model, x, target, MSELoss(), lr=lr)
 
