@@ -324,12 +324,22 @@ def register_layer(cls: type[Layer]) -> type[Layer]:
     The class must rebuild itself from ``cls.from_config(layer.get_config())``; its parameters are
     saved like any other. Loading constructs only registered classes, so a file can name a class
     but never supply one. handgrad's own layers register themselves where they are defined.
+
+    A class defined again where it was (the same module and qualified name: a notebook cell run
+    twice) replaces the earlier one; a different class of the same name is refused.
     """
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise TypeError(f"register_layer needs a Layer subclass, got {describe(cls)}")
     known = _REGISTRY.get(cls.__name__)
-    if known is not None and known is not cls:
-        raise ValueError(f"another layer class named {cls.__name__!r} is already registered")
+    redefined = known is not None and (known.__module__, known.__qualname__) == (
+        cls.__module__,
+        cls.__qualname__,
+    )
+    if known is not None and known is not cls and not redefined:
+        raise ValueError(
+            f"another layer class named {cls.__name__!r} is already registered "
+            f"({known.__module__}.{known.__qualname__})"
+        )
     _REGISTRY[cls.__name__] = cls
     return cls
 
