@@ -51,7 +51,8 @@ bench: $(BENCH_STAMP)
 reliability: $(STAMP)
 	mkdir -p build
 	HANDGRAD_RELIABILITY_REPORT=build/reliability.json $(BIN)/python -m pytest \
-		tests/test_bad_input.py tests/test_cli.py tests/test_io_fuzz.py tests/test_io.py \
+		tests/test_bad_input.py tests/cli tests/test_io_fuzz.py tests/saving/test_safetensors.py \
+		tests/saving/test_model_files.py tests/train/test_checkpoints.py \
 		tests/test_kill_safety.py tests/test_extremes.py tests/test_out_of_core.py
 	cat build/reliability.json
 

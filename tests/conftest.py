@@ -18,7 +18,7 @@ def rng():
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Write the reliability counts when asked (see tests/reliability.py)."""
+    """Write the reliability counts when asked (see tests/support/reliability.py)."""
     path = os.environ.get("HANDGRAD_RELIABILITY_REPORT")
     if path:
         import json

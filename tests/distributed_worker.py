@@ -1,4 +1,5 @@
-"""One rank of a distributed training run, launched by tests/test_distributed.py with mpiexec.
+"""One rank of a distributed training run, launched with mpiexec by
+tests/distributed/test_parallel.py.
 
 ``python distributed_worker.py SPEC.json``: every rank builds the same global data set and the
 same network from the spec's seeds, keeps its shard (``spec["sizes"][rank]`` rows, in rank order)

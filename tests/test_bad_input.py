@@ -2,7 +2,7 @@
 
 Each case must raise ValueError or TypeError (or ModelFileError for files) whose message names the
 argument, says what was expected, and shows what came; the test asserts the message. The command
-line's share of the matrix is in test_cli.py.
+line's share of the matrix is in tests/cli/.
 """
 
 from collections.abc import Callable

@@ -11,7 +11,7 @@ import pytest
 import handgrad as hg
 from handgrad.explain import notebook
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "seed_notebook.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "seed_notebook.py"
 TOL = dict(rtol=0, atol=1e-12)
 
 

@@ -337,7 +337,7 @@ def test_returns_what_it_writes_and_the_same_bytes_each_time(tmp_path):
 
 
 def test_the_example_script(tmp_path, capsys):
-    script = Path(__file__).resolve().parents[1] / "examples" / "export_onnx.py"
+    script = Path(__file__).resolve().parents[2] / "examples" / "export_onnx.py"
     spec = importlib.util.spec_from_file_location("export_onnx_example", script)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)

@@ -5,26 +5,6 @@ import handgrad as hg
 from handgrad.optim.flat import FlatParameters
 
 
-def test_parameter_holds_data_and_a_zero_gradient_of_the_same_shape_and_dtype():
-    p = hg.Parameter(np.ones((2, 3), np.float32))
-    assert p.shape == (2, 3) and p.dtype == np.float32 and p.size == 6
-    assert p.grad.shape == (2, 3) and p.grad.dtype == np.float32 and not p.grad.any()
-
-
-def test_parameter_copies_its_input_and_defaults_integers_to_float64():
-    source = np.array([1, 2, 3])
-    p = hg.Parameter(source)
-    p.data[0] = 10
-    assert source[0] == 1 and p.dtype == np.float64
-
-
-def test_parameter_rejects_other_dtypes():
-    with pytest.raises(TypeError, match=r"float32 or np\.float64, got float16"):
-        hg.Parameter(np.ones(2, np.float16))
-    with pytest.raises(TypeError, match="array of numbers"):
-        hg.Parameter(["a"])
-
-
 def test_flat_parameters_make_views_that_keep_values():
     a, b = hg.Parameter(np.arange(6.0).reshape(2, 3)), hg.Parameter([7.0, 8.0])
     flat = FlatParameters([a, b])

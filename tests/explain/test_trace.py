@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.trace import Scale, build, plain_step
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,81 +13,8 @@ import handgrad as hg
 from handgrad.explain import notebook
 from handgrad.explain.trace import seed_trace
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "trace_walkthrough.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trace_walkthrough.py"
 TOL = dict(rtol=0, atol=1e-12)
-
-
-class Scale(hg.Layer):
-    """y = x ⊙ s, a layer the trace knows no formula for."""
-
-    def __init__(self, n, rng):
-        self.s = hg.Parameter(rng.uniform(0.5, 1.5, n))
-
-    def forward(self, x):
-        self._x = x
-        return x * self.s.data
-
-    def backward(self, grad_out):
-        self.s.grad[...] = (grad_out * self._x).sum(axis=0)
-        return grad_out * self.s.data
-
-
-def build(seed):
-    """A random network, and a batch and loss for it; the same seed builds the same network."""
-    rng = np.random.default_rng(seed)
-    width = int(rng.integers(2, 6))
-    layers = [hg.Dense(3, width, rng=rng)]
-    kinds = [
-        hg.ReLU,
-        lambda: hg.LeakyReLU(0.1),
-        hg.Sigmoid,
-        hg.Tanh,
-        hg.Softmax,
-        hg.Identity,
-        hg.GELU,
-        lambda: hg.GELU("tanh"),
-        lambda: hg.Dropout(0.3, rng=int(rng.integers(1000))),
-        lambda: Scale(width, rng),
-    ]
-    for _ in range(int(rng.integers(1, 4))):
-        layers.append(kinds[int(rng.integers(len(kinds)))]())
-        if rng.random() < 0.5:
-            layers.append(hg.Dense(width, width, rng=rng))
-    for dense in layers:
-        if isinstance(dense, hg.Dense):
-            dense.bias.data[...] = rng.uniform(-0.5, 0.5, dense.n_out)
-    n_out = int(rng.integers(1, 4))
-    layers.append(hg.Dense(width, n_out, rng=rng))
-    model = hg.Sequential(layers)
-    batch = int(rng.integers(1, 7))
-    x = rng.standard_normal((batch, 3))
-    choice = int(rng.integers(3))
-    if choice == 0:
-        loss, target = hg.MSELoss(), rng.standard_normal((batch, n_out))
-    elif choice == 1:
-        loss, target = hg.CrossEntropyLoss(), rng.integers(0, n_out, batch)
-    else:
-        loss, target = hg.BCEWithLogitsLoss(), rng.uniform(0, 1, (batch, n_out))
-    return model, x, target, loss
-
-
-def plain_step(model, x, target, loss):
-    """The step without the trace: each layer's forward and backward called one by one."""
-    inputs, outputs = [], []
-    a = x
-    for layer in model.layers:
-        inputs.append(a)
-        a = layer.forward(a)
-        outputs.append(a)
-    value = loss.forward(a, target)
-    grad = loss.backward()
-    grad_pred = grad
-    grad_ins, grads = [None] * len(model), [None] * len(model)
-    for i in reversed(range(len(model))):
-        grad = model.layers[i].backward(grad)
-        grad_ins[i] = grad
-        grads[i] = {n: p.grad.copy() for n, p in model.layers[i].named_parameters()}
-    return inputs, outputs, value, grad_pred, grad_ins, grads
 
 
 def entries_of(step, phase, path):
@@ -120,66 +48,6 @@ def test_every_number_is_the_one_the_library_computes(seed):
     assert sorted(updates) == sorted(name for name, _ in twin.named_parameters())
     for name, p in twin.named_parameters():
         np.testing.assert_array_equal(updates[name], p.data)
-
-
-@given(seed=st.integers(0, 2**32 - 1))
-def test_the_model_is_left_as_it_was(seed):
-    model, x, target, loss = build(seed)
-    for p in model.parameters():
-        p.grad[...] = 7.0  # gradients from "an earlier step", which the trace must not lose
-    before = [(p, p.data, p.data.copy(), p.grad) for p in model.parameters()]
-    model.layers[0].eval()  # a mixed mode, to be restored layer by layer
-    hg.trace(model, x, target, loss, lr=0.1)
-    for p, data, values, grad in before:
-        assert p.data is data and p.grad is grad
-        np.testing.assert_array_equal(p.data, values)
-        assert (p.grad == 7.0).all()
-    assert model.layers[0].training is False
-    assert all(layer.training for layer in model.layers[1:])
-    for layer in model.layers:
-        assert "forward" not in vars(layer) and "backward" not in vars(layer)
-
-    # Dropout's generator is back where it was: a plain step now is the traced step.
-    twin, *_ = build(seed)
-    twin.layers[0].eval()
-    _, outputs, *_ = plain_step(model, x, target, loss)
-    _, expected, *_ = plain_step(twin, x, target, loss)
-    for got, want in zip(outputs, expected):
-        np.testing.assert_array_equal(got, want)
-
-
-def test_an_optimizer_built_before_the_trace_still_drives_the_model(rng):
-    model = hg.Sequential([hg.Dense(3, 4, rng=rng), hg.Tanh(), hg.Dense(4, 2, rng=rng)])
-    x, y = rng.standard_normal((5, 3)), rng.integers(0, 2, 5)
-    optimizer = hg.Adam(model.parameters(), lr=0.1)  # its flat buffers now hold the weights
-    views = [p.data for p in model.parameters()]
-    hg.trace(model, x, y, hg.CrossEntropyLoss(), lr=0.5)
-    assert all(p.data is v for p, v in zip(model.parameters(), views))
-    loss = hg.CrossEntropyLoss()
-    first = loss.forward(model(x), y)
-    for _ in range(5):
-        loss.forward(model(x), y)
-        model.backward(loss.backward())
-        optimizer.step()
-    assert loss.forward(model(x), y) < first
-
-
-def test_a_layer_that_raises_still_leaves_the_model_as_it_was(rng):
-    class Broken(hg.Identity):
-        def backward(self, grad_out):
-            raise ArithmeticError("broken on purpose")
-
-    model = hg.Sequential([hg.Dense(3, 2, rng=rng), Broken(), hg.Dropout(0.5, rng=1)])
-    values = [p.data.copy() for p in model.parameters()]
-    state = model.layers[2].rng.bit_generator.state
-    model.eval()
-    with pytest.raises(ArithmeticError, match="broken on purpose"):
-        hg.trace(model, rng.standard_normal((2, 3)), np.zeros((2, 2)), hg.MSELoss(), lr=1.0)
-    for p, v in zip(model.parameters(), values):
-        np.testing.assert_array_equal(p.data, v)
-    assert not any(layer.training for layer in model.layers) and not model.training
-    assert model.layers[2].rng.bit_generator.state == state
-    assert all("forward" not in vars(layer) for layer in model.layers)
 
 
 # The notebook's network ---------------------------------------------------------------------
@@ -463,17 +331,6 @@ def test_bad_arguments_are_named(rng):
         hg.trace(model, x, y, loss, training="yes")
     with pytest.raises(ValueError, match=r"MSELoss expected a target of shape \(n, 1\)"):
         hg.trace(model, x, np.zeros((2, 3)), loss)
-
-
-def test_a_layer_that_returns_no_array_is_named(rng):
-    class Lists(hg.Identity):
-        def forward(self, x):
-            return super().forward(x).tolist()
-
-    model = hg.Sequential([hg.Dense(3, 1, rng=rng), Lists()])
-    with pytest.raises(TypeError, match=r"Lists.forward must return an ndarray \(its output\)"):
-        hg.trace(model, rng.standard_normal((2, 3)), np.zeros((2, 1)), hg.MSELoss())
-    assert "forward" not in vars(model[1])
 
 
 # The walk-through ----------------------------------------------------------------------------

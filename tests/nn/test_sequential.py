@@ -179,3 +179,16 @@ def test_backward_after_predict_says_forward_is_needed(rng):
 def test_bad_input_is_named(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_predict_keeps_no_reference_to_its_input(rng):
+    import gc
+    import weakref
+
+    model = hg.Sequential([hg.Dense(3, 4, rng=0), hg.ReLU(), hg.Dense(4, 2, rng=1)])
+    X = rng.standard_normal((50, 3))
+    ref = weakref.ref(X)
+    model.predict(X)
+    del X
+    gc.collect()
+    assert ref() is None

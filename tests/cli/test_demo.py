@@ -1,0 +1,35 @@
+"""handgrad demo: its output, and its files, in its folder only."""
+
+import pytest
+from helpers.cli import one_line_error
+
+import handgrad as hg
+from handgrad.cli import main
+
+pytest.importorskip("safetensors")
+pytest.importorskip("matplotlib")
+
+
+def test_demo_writes_only_its_files_in_its_folder(tmp_path, capsys):
+    folder = tmp_path / "demo"
+    assert main(["demo", "--out-dir", str(folder), "--epochs", "2", "--verbose", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "[5.6, 6.89, 8.07]" in out and "[30.37543]" in out
+    assert "L = 19.14794925" in out and "dL/dW1" in out
+    accuracy = float(out.split("test accuracy: ")[1].split("%")[0]) / 100
+    meta = hg.load(folder / "digits.safetensors").metadata
+    assert accuracy == pytest.approx(meta["results"]["test"]["accuracy"], abs=5e-5)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "confusion-matrix.png",
+        "digits.safetensors",
+        "learning-curves.png",
+    ]
+    assert f"Everything is in {folder}/" in out
+
+
+def test_demo_refuses_a_file_as_its_folder(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_text("mine")
+    err = one_line_error(capsys, ["demo", "--out-dir", str(path), "--verbose", "0"])
+    assert "--out-dir" in err and "is a file" in err
+    assert path.read_text() == "mine"
