@@ -26,6 +26,7 @@ ACTIVATIONS = [
     (hg.Identity, torch.nn.Identity),
     (hg.GELU, torch.nn.GELU),
     (lambda: hg.GELU("tanh"), lambda: torch.nn.GELU(approximate="tanh")),
+    (hg.SiLU, torch.nn.SiLU),
     (hg.Softmax, lambda: torch.nn.Softmax(dim=1)),
 ]
 

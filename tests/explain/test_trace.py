@@ -140,6 +140,11 @@ ACTIVATION_FORMULAS = [
         "dL/dZ1 = dL/dA1 ⊙ (½(1 + tanh u) + ½·Z1·(1 − tanh² u)·√(2/π)·(1 + 3·0.044715·Z1²))",
     ),
     (
+        hg.SiLU(),
+        "A1 = Z1 · σ(Z1)",
+        "dL/dZ1 = dL/dA1 ⊙ σ(Z1) ⊙ (1 + Z1 ⊙ (1 − σ(Z1)))",
+    ),
+    (
         hg.Dropout(0.25, rng=0),
         "A1 = Z1 ⊙ M, M = [U ≥ 0.25] / (1 − 0.25), U uniform in [0, 1)",
         "dL/dZ1 = dL/dA1 ⊙ M",

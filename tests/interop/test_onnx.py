@@ -30,6 +30,7 @@ LAYERS = {
     "identity": hg.Identity,
     "gelu": hg.GELU,
     "gelu_tanh": lambda: hg.GELU(approximate="tanh"),
+    "silu": hg.SiLU,
     "dropout": lambda: hg.Dropout(0.5, rng=0),
 }
 
@@ -363,7 +364,7 @@ def test_ir_version_is_the_lowest_the_opset_allows(opset):
         (
             lambda: [hg.Dense(2, 2, rng=0), Scale(2)],
             "model[1] (Scale()) has no ONNX form: export_onnx converts only Dense, GELU, "
-            "Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, Dropout and Sequential (not "
+            "Identity, LeakyReLU, ReLU, SiLU, Sigmoid, Softmax, Tanh, Dropout and Sequential (not "
             "subclasses, whose forward may differ), got Scale",
         ),
         (

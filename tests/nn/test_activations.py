@@ -17,6 +17,7 @@ ACTIVATIONS = {
     "identity": hg.Identity,
     "gelu": hg.GELU,
     "gelu_tanh": lambda: hg.GELU(approximate="tanh"),
+    "silu": hg.SiLU,
 }
 KINKED = {"relu", "leaky_relu"}
 
@@ -46,6 +47,7 @@ def test_gradients_match_finite_differences(name, batch, features, seed):
             hg.GELU("tanh"),
             lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))),
         ),
+        (hg.SiLU(), lambda x: x / (1 + np.exp(-x))),
     ],
 )
 def test_forward_values(layer, f, rng):
@@ -72,6 +74,16 @@ def test_saturated_values_are_exact():
     np.testing.assert_array_equal(hg.Tanh()(x), [[-1.0, 1.0]])
     np.testing.assert_array_equal(hg.Softmax()(x), [[0.0, 1.0]])
     np.testing.assert_array_equal(hg.GELU()(x), [[-0.0, 1000.0]])
+    np.testing.assert_array_equal(hg.SiLU()(x), [[-0.0, 1000.0]])
+
+
+def test_silu_backward_is_the_product_rule(rng):
+    x = rng.standard_normal((4, 3)) * 3
+    g = rng.standard_normal((4, 3))
+    layer = hg.SiLU()
+    layer(x)
+    s = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(layer.backward(g), g * (s + x * s * (1 - s)), rtol=1e-13)
 
 
 def test_relu_derivative_at_zero_is_zero():

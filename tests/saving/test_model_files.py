@@ -7,6 +7,7 @@ import pytest
 from helpers.saving import network
 
 import handgrad as hg
+from handgrad.nn.layer import activations
 from handgrad.saving import model_files
 
 
@@ -25,6 +26,17 @@ def test_round_trip_is_bit_exact(dtype, tmp_path, rng):
     assert loaded.metadata == {"classes": ["cat", "dog", "eel"], "note": "ü"}
     X = rng.standard_normal((7, 4))
     np.testing.assert_array_equal(model.predict(X), loaded.predict(X))
+
+
+@pytest.mark.parametrize("name", sorted(activations()))
+def test_every_activation_saves_and_loads_as_itself(name, tmp_path, rng):
+    act = activations()[name]()
+    model = hg.Sequential([hg.Dense(3, 4, rng=rng), act, hg.Dense(4, 2, rng=rng)])
+    model.save(tmp_path / "m.safetensors")
+    loaded = hg.load(tmp_path / "m.safetensors")
+    assert type(loaded[1]) is type(act) and loaded[1].get_config() == act.get_config()
+    X = rng.standard_normal((5, 3)) * 2
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
 def test_the_file_is_safetensors_with_handgrad_metadata(tmp_path):

@@ -20,7 +20,7 @@ _BOOL = np.dtype(np.bool_)
 #: The words of every activation's backward formula start so, as the notebook says it.
 Z_WORDS = "Loss w.r.t. pre-activation neuron output (Z)"
 
-__all__ = ["Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+__all__ = ["Identity", "LeakyReLU", "ReLU", "SiLU", "Sigmoid", "Softmax", "Tanh"]
 
 
 class Activation(Layer):
@@ -231,6 +231,41 @@ class Tanh(Activation):
 
     def to_onnx(self, graph, path, x):
         return graph.node("Tanh", [x], f"{path}.tanh")
+
+
+@register_layer
+class SiLU(Activation):
+    """SiLU, also called Swish: ``A = Z · σ(Z)``;
+    ``dL/dZ = dL/dA ⊙ σ(Z) · (1 + Z · (1 − σ(Z)))``, from the product rule and σ′ = σ(1 − σ).
+    """
+
+    activation_name = "silu"
+    default_init = "he"
+
+    def forward(self, x):
+        x = self._input(x)
+        s = sigmoid(x)
+        self._cache = (x, s)
+        return x * s
+
+    def backward(self, grad_out):
+        x, s = self._cached("_cache")
+        g = self._grad(grad_out, x)
+        return g * (s * (1 + x * (1 - s)))
+
+    def formulas(self, training):
+        return activation_formulas(
+            "{y} = {x} · σ({x})",
+            "Activation: SiLU (Swish), each value times its own sigmoid",
+            "{dx} = {dy} ⊙ σ({x}) ⊙ (1 + {x} ⊙ (1 − σ({x})))",
+            Z_WORDS + ": the product rule on Z·σ(Z), with σ′(Z) = σ(Z)(1 − σ(Z))",
+            ("grad_out", "input"),
+        )
+
+    def to_onnx(self, graph, path, x):
+        """``Mul(x, Sigmoid(x))``: the operators onnxruntime computes in float32 and float64."""
+        s = graph.node("Sigmoid", [x], f"{path}.sigmoid")
+        return graph.node("Mul", [x, s], f"{path}.silu")
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
