@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.system import needs_fashion_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,9 +42,7 @@ def test_flops_of_the_reference_network():
     assert round(1007104 / 1408512, 3) == 0.715
 
 
-@pytest.mark.skipif(
-    not workload.fashion_mnist_available(), reason="Fashion-MNIST is not installed here"
-)
+@needs_fashion_mnist
 def test_the_reference_data_are_fashion_mnist_when_installed():
     X, y = workload.load_fashion_mnist_train()
     assert X.shape == (60000, 784) and X.dtype == np.float32

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 from helpers.datasets import STEMS, idx_bytes, write
+from helpers.system import needs_fashion_mnist
 
 from handgrad import datasets
 
@@ -277,10 +278,7 @@ def test_fashion_mnist_bad_dtype_and_path(fashion):
     assert str(info.value) == "path must be a str or os.PathLike, got 3 (int)"
 
 
-@pytest.mark.skipif(
-    not datasets.FASHION_MNIST_DIR.is_dir(),
-    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
-)
+@needs_fashion_mnist
 def test_the_real_fashion_mnist():
     ds = datasets.load_fashion_mnist()
     assert ds.X_train.shape == (60000, 784) and ds.X_test.shape == (10000, 784)

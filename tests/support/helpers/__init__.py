@@ -1,2 +1,2 @@
-"""Helpers shared by several test files, one module per part of the package (``tests`` is on
-pytest's ``pythonpath``: ``from helpers.cli import one_line_error``)."""
+"""Helpers shared by several test files, one module per part of the package (``tests/support``
+is on pytest's ``pythonpath``: ``from helpers.cli import one_line_error``)."""
