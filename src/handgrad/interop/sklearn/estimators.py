@@ -72,11 +72,7 @@ Generator, which is then advanced): the same int gives the same fitted model, bi
 
 from __future__ import annotations
 
-import itertools
-import numbers
-import sys
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -85,295 +81,17 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._validation import (
-    check_bool,
-    check_float_dtype,
-    check_in_range,
-    check_int,
-    check_nonnegative,
-    check_positive,
-    describe,
-    make_rng,
-)
-from ..datasets.splits import held_out_count, split_indices
-from ..nn.activations import sigmoid, softmax
-from ..nn.dense import Dense
-from ..nn.layer import Layer, activations
-from ..nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
-from ..nn.sequential import Sequential
-from ..optim import SGD, Adam, Optimizer
-from ..train.run import Callback
+from ..._validation import make_rng
+from ...datasets.splits import held_out_count, split_indices
+from ...nn.activations import sigmoid, softmax
+from ...nn.dense import Dense
+from ...nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from ...optim import Optimizer
+from .network import PenalisedLoss, build_network, make_optimizer, weights
+from .params import Config, check_params
+from .stopping import NoImprovementRule
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
-
-#: scikit-learn's names that are not the activation's own (``activation_name``) in handgrad.
-SKLEARN_NAMES = {"logistic": "sigmoid"}
-SOLVERS = ("adam", "sgd")
-#: Every Dense layer starts Glorot-uniform, as scikit-learn's do (see the module docstring).
-INIT = "glorot_uniform"
-
-
-# Parameters ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Config:
-    """The estimator's parameters, checked and converted, as one fit uses them."""
-
-    hidden_layer_sizes: tuple[int, ...]
-    activation: str
-    solver: str
-    alpha: float
-    batch_size: int | None  # None: "auto", min(200, n_samples)
-    learning_rate_init: float
-    max_iter: int
-    shuffle: bool
-    tol: float
-    verbose: bool
-    warm_start: bool
-    momentum: float
-    nesterovs_momentum: bool
-    early_stopping: bool
-    validation_fraction: float
-    beta_1: float
-    beta_2: float
-    epsilon: float
-    n_iter_no_change: int
-    dtype: np.dtype
-
-
-def _activation_name(name: Any) -> str:
-    """``name`` checked: an activation's name in scikit-learn's words or handgrad's."""
-    return _check_choice(name, "activation", sorted([*SKLEARN_NAMES, *activations()]))
-
-
-def _activation(name: str) -> type[Layer]:
-    """The activation layer of a checked name."""
-    return activations()[SKLEARN_NAMES.get(name, name)]
-
-
-def _check_choice(value: Any, name: str, choices) -> str:
-    if not isinstance(value, str) or value not in choices:
-        options = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {options}, got {value!r}")
-    return value
-
-
-def _check_hidden_layer_sizes(value: Any) -> tuple[int, ...]:
-    name = "hidden_layer_sizes"
-    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
-        value = (value,)
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(
-            f"{name} must be a tuple of layer widths such as (100,) or (64, 32), "
-            f"got {describe(value)}"
-        )
-    sizes = tuple(value)
-    return tuple(check_int(s, f"{name}[{i}]", minimum=1) for i, s in enumerate(sizes))
-
-
-def _check_params(est: _MLPBase) -> _Config:
-    """Check every parameter of ``est``, raising an error that names the first wrong one."""
-    if est.solver == "lbfgs":
-        raise ValueError(
-            "solver='lbfgs' is not available in handgrad, which trains by mini-batches only; "
-            "use solver='adam' (the default) or 'sgd'"
-        )
-    batch_size = est.batch_size
-    if isinstance(batch_size, str):
-        if batch_size != "auto":
-            raise ValueError(f"batch_size must be 'auto' or an int >= 1, got {batch_size!r}")
-        batch_size = None
-    else:
-        batch_size = check_int(batch_size, "batch_size", minimum=1)
-    beta_1 = check_in_range(est.beta_1, "beta_1", 0, 1)
-    beta_2 = check_in_range(est.beta_2, "beta_2", 0, 1)
-    early_stopping = check_bool(est.early_stopping, "early_stopping")
-    fraction = check_in_range(est.validation_fraction, "validation_fraction", 0, 1)
-    if early_stopping and fraction == 0:
-        raise ValueError(
-            "validation_fraction must be > 0 with early_stopping=True, got 0: no rows would be "
-            "held out to score"
-        )
-    verbose = est.verbose
-    if not isinstance(verbose, (bool, np.bool_)):
-        verbose = check_int(verbose, "verbose", minimum=0)
-    return _Config(
-        hidden_layer_sizes=_check_hidden_layer_sizes(est.hidden_layer_sizes),
-        activation=_activation_name(est.activation),
-        solver=_check_choice(est.solver, "solver", SOLVERS),
-        alpha=check_nonnegative(est.alpha, "alpha"),
-        batch_size=batch_size,
-        learning_rate_init=check_positive(est.learning_rate_init, "learning_rate_init"),
-        max_iter=check_int(est.max_iter, "max_iter", minimum=1),
-        shuffle=check_bool(est.shuffle, "shuffle"),
-        tol=check_nonnegative(est.tol, "tol"),
-        verbose=bool(verbose),
-        warm_start=check_bool(est.warm_start, "warm_start"),
-        momentum=check_in_range(est.momentum, "momentum", 0, 1, closed_high=True),
-        nesterovs_momentum=check_bool(est.nesterovs_momentum, "nesterovs_momentum"),
-        early_stopping=early_stopping,
-        validation_fraction=fraction,
-        beta_1=beta_1,
-        beta_2=beta_2,
-        epsilon=check_positive(est.epsilon, "epsilon"),
-        n_iter_no_change=check_int(est.n_iter_no_change, "n_iter_no_change", minimum=1),
-        dtype=check_float_dtype(est.dtype, "dtype"),
-    )
-
-
-# The network, the objective and the update rule --------------------------------------------------
-
-
-def _build_network(
-    n_in: int,
-    hidden_layer_sizes: tuple[int, ...],
-    n_out: int,
-    activation: str,
-    dtype: np.dtype,
-    rng: np.random.Generator,
-) -> Sequential:
-    """``Dense(n_in→h₁), f, …, Dense(h_L→n_out)``, drawing the weights from ``rng`` in order."""
-    make_activation = _activation(activation)
-    widths = (n_in, *hidden_layer_sizes)
-    layers: list[Layer] = []
-    for fan_in, fan_out in itertools.pairwise(widths):
-        layers += [Dense(fan_in, fan_out, init=INIT, rng=rng, dtype=dtype), make_activation()]
-    layers.append(Dense(widths[-1], n_out, init=INIT, rng=rng, dtype=dtype))
-    return Sequential(layers)
-
-
-def _weights(model: Sequential) -> list:
-    """The weight matrices W_l (the Parameters) of every Dense layer, in order."""
-    return [layer.weight for layer in model if isinstance(layer, Dense)]
-
-
-class _PenalisedLoss(Loss):
-    """``scale · inner(z, y) + α/(2n) · Σ_l ‖W_l‖²`` in training, ``scale · inner(z, y)`` in
-    evaluation, for a batch of n rows.
-
-    ``scale`` turns ``MSELoss`` (½ the mean over all n·k elements) into ½ Σ over the k outputs,
-    averaged over the rows. The penalty's gradient, ``(α/n)·W_l``, belongs to the weights, which
-    the network's backward overwrites; :class:`_PenalisedStep` adds it just before the update,
-    with the ``rows`` of the batch this loss last saw in training.
-    """
-
-    def __init__(self, inner: Loss, model: Sequential, alpha: float, scale: float = 1.0):
-        self.inner = inner
-        self.model = model
-        self.alpha = alpha
-        self.scale = scale
-        self.rows = 0
-
-    def _check_target(self, target, pred_shape, dtype):
-        return self.inner._check_target(target, pred_shape, dtype)
-
-    def _forward(self, pred, target):
-        value = self.scale * self.inner._forward(pred, target)
-        if not self.model.training:
-            return value
-        self.rows = len(pred)
-        if not self.alpha:
-            return value
-        squares = sum(float(np.vdot(W.data, W.data)) for W in _weights(self.model))
-        return value + 0.5 * self.alpha * squares / self.rows
-
-    def backward(self):
-        grad = self.inner.backward()
-        if self.scale != 1:
-            grad *= grad.dtype.type(self.scale)
-        return grad
-
-    def __repr__(self) -> str:
-        return f"{self.inner!r} + L2(alpha={self.alpha})"
-
-
-class _PenalisedStep:
-    """Mixed into an optimizer: ``dW_l += (α/n)·W_l`` for every weight matrix, then the rule."""
-
-    penalty: _PenalisedLoss
-
-    def step(self) -> None:
-        penalty = self.penalty
-        if penalty.alpha:
-            for W in _weights(penalty.model):
-                W.grad += W.data * W.data.dtype.type(penalty.alpha / penalty.rows)
-        super().step()
-
-
-class _SGD(_PenalisedStep, SGD):
-    pass
-
-
-class _Adam(_PenalisedStep, Adam):
-    pass
-
-
-def _make_optimizer(cfg: _Config, model: Sequential, penalty: _PenalisedLoss) -> Optimizer:
-    params = model.parameters()
-    if cfg.solver == "sgd":
-        opt: Optimizer = _SGD(
-            params,
-            lr=cfg.learning_rate_init,
-            momentum=cfg.momentum,
-            nesterov=cfg.nesterovs_momentum and cfg.momentum > 0,
-        )
-    else:
-        opt = _Adam(
-            params, lr=cfg.learning_rate_init, betas=(cfg.beta_1, cfg.beta_2), eps=cfg.epsilon
-        )
-    opt.penalty = penalty
-    return opt
-
-
-class _NoImprovementRule(Callback):
-    """scikit-learn's stopping rule, after each epoch (see the module docstring).
-
-    ``monitor`` is ``"loss"`` (lower is better) or a validation score such as ``"val_accuracy"``
-    (higher is better). ``best`` and ``count`` carry over from earlier calls (``partial_fit``);
-    with ``can_stop=False`` the rule keeps its figures but never ends training.
-    """
-
-    def __init__(self, cfg: _Config, monitor: str, best: float, count: int, can_stop: bool):
-        self.tol = cfg.tol
-        self.n_iter_no_change = cfg.n_iter_no_change
-        self.verbose = cfg.verbose
-        self.monitor = monitor
-        self.best = best
-        self.count = count
-        self.can_stop = can_stop
-        self.stopped = False
-        self.scores: list[float] = []
-        self.best_weights: list[np.ndarray] | None = None
-
-    def on_epoch_end(self, run) -> None:
-        value = float(run.logs[self.monitor])
-        if self.monitor == "loss":
-            self.count = self.count + 1 if value > self.best - self.tol else 0
-            self.best = min(self.best, value)
-        else:
-            self.scores.append(value)
-            self.count = self.count + 1 if value < self.best + self.tol else 0
-            if value > self.best:
-                self.best = value
-                self.best_weights = [p.data.copy() for p in run.model.parameters()]
-        if self.can_stop and self.count > self.n_iter_no_change:
-            self.stopped = run.stop = True
-
-    def on_train_end(self, run) -> None:
-        if self.stopped and self.verbose:  # after the progress line of the last epoch
-            what = "Training loss" if self.monitor == "loss" else "Validation score"
-            print(
-                f"{what} did not improve more than tol={self.tol} for "
-                f"{self.n_iter_no_change} consecutive epochs. Stopping.",
-                file=sys.stderr,
-            )
-        if self.best_weights is not None:
-            for p, best in zip(run.model.parameters(), self.best_weights):
-                p.data[...] = best
-
-
-# The estimators -----------------------------------------------------------------------------------
 
 
 class _MLPBase(BaseEstimator):
@@ -439,7 +157,7 @@ class _MLPBase(BaseEstimator):
         """The weight matrices, ``coefs_[l]`` of shape (fan_in, fan_out), as scikit-learn lays
         them out (the arrays the network computes with, not copies)."""
         check_is_fitted(self, "model_")
-        return [W.data for W in _weights(self.model_)]
+        return [W.data for W in weights(self.model_)]
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
@@ -455,7 +173,7 @@ class _MLPBase(BaseEstimator):
         Everything is worked out in local variables; the fitted attributes are written only once
         training has succeeded (``_record``), so a call that fails leaves the estimator as it was.
         """
-        cfg = _check_params(self)
+        cfg = check_params(self)
         self._check_own_params()
         if incremental and cfg.early_stopping:
             raise ValueError(
@@ -482,7 +200,7 @@ class _MLPBase(BaseEstimator):
         if continuing:
             model = self.model_
         else:
-            model = _build_network(
+            model = build_network(
                 X.shape[1], cfg.hidden_layer_sizes, n_out, cfg.activation, cfg.dtype, rng
             )
 
@@ -490,18 +208,18 @@ class _MLPBase(BaseEstimator):
         if cfg.early_stopping:
             X_train, y_train, validation = self._hold_out(X, target, cfg, rng)
         if validation is not None:
-            rule = _NoImprovementRule(cfg, f"val_{self._score_name}", -np.inf, 0, True)
+            rule = NoImprovementRule(cfg, f"val_{self._score_name}", -np.inf, 0, True)
         else:
             best_loss = self.best_loss_ if resuming else None
-            rule = _NoImprovementRule(
+            rule = NoImprovementRule(
                 cfg,
                 "loss",
                 best=np.inf if best_loss is None else best_loss,
                 count=self._no_improvement_count if resuming else 0,
                 can_stop=not incremental,
             )
-        loss = _PenalisedLoss(self._loss(n_out), model, cfg.alpha, scale=self._loss_scale(n_out))
-        optimizer = _make_optimizer(cfg, model, loss)
+        loss = PenalisedLoss(self._loss(n_out), model, cfg.alpha, scale=self._loss_scale(n_out))
+        optimizer = make_optimizer(cfg, model, loss)
         if resuming:
             self._restore_optimizer(optimizer)
         history = model.fit(
@@ -550,7 +268,7 @@ class _MLPBase(BaseEstimator):
         self.validation_scores_ = rule.scores if early else None
         self.best_validation_score_ = rule.best if early else None
 
-    def _hold_out(self, X, target, cfg: _Config, rng):
+    def _hold_out(self, X, target, cfg: Config, rng):
         """``X_train, y_train, (X_val, y_val)``: a random ``validation_fraction`` of the rows
         held out, stratified by class for a classifier."""
         n = len(X)
@@ -579,7 +297,7 @@ class _MLPBase(BaseEstimator):
             return  # the solver changed: its update rule starts afresh
         optimizer.load_state_dict({**state, "hyperparameters": optimizer.hyperparameters()})
 
-    def _check_same_network(self, cfg: _Config, n_out: int) -> None:
+    def _check_same_network(self, cfg: Config, n_out: int) -> None:
         built = self._architecture
         wanted = (cfg.hidden_layer_sizes, cfg.activation, cfg.dtype, n_out)
         names = ("hidden_layer_sizes", "activation", "dtype", "number of outputs")
@@ -591,7 +309,7 @@ class _MLPBase(BaseEstimator):
                     "warm_start=False to build a new network"
                 )
 
-    def _metadata(self, cfg: _Config) -> dict[str, Any]:
+    def _metadata(self, cfg: Config) -> dict[str, Any]:
         return {"estimator": type(self).__name__, "activation": cfg.activation}
 
     def _predict_raw(self, X) -> np.ndarray:
