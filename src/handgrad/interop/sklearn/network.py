@@ -1,4 +1,10 @@
-"""The network the estimators build, the objective it descends, and the update rules."""
+"""The network the estimators build, and how dense or sparse rows of X go through it.
+
+A dense X goes to handgrad's ``fit`` as it is. A scipy sparse X is never made dense as a whole:
+``fit`` is handed the rows' *numbers* instead, and the network it trains starts with
+:class:`SparseRows`, which gathers those rows of the CSR matrix and multiplies them, sparse, by
+the first Dense layer's weights (the same Parameter objects, so ``model_`` is what is trained).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,15 @@ import numpy as np
 
 from ...nn.dense import Dense
 from ...nn.layer import Layer
-from ...nn.losses import Loss
 from ...nn.sequential import Sequential
-from ...optim import SGD, Adam, Optimizer
-from .params import Config, activation_layer
+from .params import activation_layer
 
-#: Every Dense layer starts Glorot-uniform, as scikit-learn's do (see the module docstring).
+#: Every Dense layer starts Glorot-uniform, as scikit-learn's do (see the estimators' docstring).
 INIT = "glorot_uniform"
+#: Row numbers travel as two columns, ``hi·2²² + lo``, each exact in float32.
+ROW_BITS = 22
+#: Rows per forward pass when predicting from sparse rows.
+PREDICT_BATCH = 4096
 
 
 def build_network(
@@ -35,84 +43,100 @@ def build_network(
     return Sequential(layers)
 
 
-def weights(model: Sequential) -> list:
-    """The weight matrices W_l (the Parameters) of every Dense layer, in order."""
-    return [layer.weight for layer in model if isinstance(layer, Dense)]
+def is_sparse(X) -> bool:
+    return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
-class PenalisedLoss(Loss):
-    """``scale · inner(z, y) + α/(2n) · Σ_l ‖W_l‖²`` in training, ``scale · inner(z, y)`` in
-    evaluation, for a batch of n rows.
+def row_codes(n: int) -> np.ndarray:
+    """The numbers 0 … n−1 as rows ``(hi, lo)`` of a float array, exact in any float dtype."""
+    rows = np.arange(n, dtype=np.int64)
+    return np.stack([rows >> ROW_BITS, rows & ((1 << ROW_BITS) - 1)], axis=1).astype(np.float64)
 
-    ``scale`` turns ``MSELoss`` (½ the mean over all n·k elements) into ½ Σ over the k outputs,
-    averaged over the rows. The penalty's gradient, ``(α/n)·W_l``, belongs to the weights, which
-    the network's backward overwrites; :class:`_PenalisedStep` adds it just before the update,
-    with the ``rows`` of the batch this loss last saw in training.
+
+def _decode(codes: np.ndarray) -> np.ndarray:
+    hi = codes[:, 0].astype(np.int64)
+    return (hi << ROW_BITS) | codes[:, 1].astype(np.int64)
+
+
+class SparseRows(Layer):
+    """A Dense layer fed the rows of a sparse matrix by their numbers.
+
+    ``forward(codes)`` takes a batch of row numbers (:func:`row_codes`) and, for the CSR matrix X
+    these number, gathers ``X_B = X[rows]`` and returns::
+
+        Z = X_B · W + b              (batch, n_out)
+
+    with the W and b of ``dense``. Backward, with ``dZ = dL/dZ``::
+
+        dW = X_Bᵀ · dZ               (n_in, n_out), a sparse-by-dense product
+        db = 1ᵀ · dZ                 (n_out,)
+
+    Row numbers are not differentiable: ``backward`` gives zeros for them, and a network that
+    starts with this layer runs ``backward_params``, which computes no input gradient anyway.
     """
 
-    def __init__(self, inner: Loss, model: Sequential, alpha: float, scale: float = 1.0):
-        self.inner = inner
-        self.model = model
-        self.alpha = alpha
-        self.scale = scale
-        self.rows = 0
+    _transient = ("_rows",)
 
-    def _check_target(self, target, pred_shape, dtype):
-        return self.inner._check_target(target, pred_shape, dtype)
+    def __init__(self, X, dense: Dense):
+        self.X = X
+        self.weight = dense.weight
+        self.bias = dense.bias
+        self.n_out = dense.n_out
+        self._rows = None
 
-    def _forward(self, pred, target):
-        value = self.scale * self.inner._forward(pred, target)
-        if not self.model.training:
-            return value
-        self.rows = len(pred)
-        if not self.alpha:
-            return value
-        squares = sum(float(np.vdot(W.data, W.data)) for W in weights(self.model))
-        return value + 0.5 * self.alpha * squares / self.rows
+    def forward(self, codes: np.ndarray) -> np.ndarray:
+        X_B = self.X[_decode(codes)]
+        Z = np.asarray(X_B @ self.weight.data)
+        Z += self.bias.data
+        self._rows = X_B
+        return Z
 
-    def backward(self):
-        grad = self.inner.backward()
-        if self.scale != 1:
-            grad *= grad.dtype.type(self.scale)
-        return grad
+    def backward_params(self, grad_out: np.ndarray) -> None:
+        X_B = self._cached("_rows")
+        dZ = self._check_grad_out(grad_out, (X_B.shape[0], self.n_out), self.weight.data.dtype)
+        self.weight.grad[...] = X_B.T @ dZ  # dW = X_Bᵀ · dZ
+        np.sum(dZ, axis=0, out=self.bias.grad)  # db = 1ᵀ · dZ
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        self.backward_params(grad_out)
+        return np.zeros((self._rows.shape[0], 2), dtype=self.weight.data.dtype)
+
+    def input_features(self) -> int:
+        return 2  # the two columns of a row number
 
     def __repr__(self) -> str:
-        return f"{self.inner!r} + L2(alpha={self.alpha})"
+        return f"SparseRows({self.X.shape[1]}→{self.n_out})"
 
 
-class _PenalisedStep:
-    """Mixed into an optimizer: ``dW_l += (α/n)·W_l`` for every weight matrix, then the rule."""
-
-    penalty: PenalisedLoss
-
-    def step(self) -> None:
-        penalty = self.penalty
-        if penalty.alpha:
-            for W in weights(penalty.model):
-                W.grad += W.data * W.data.dtype.type(penalty.alpha / penalty.rows)
-        super().step()
+def training_input(model: Sequential, X) -> tuple[Sequential, np.ndarray]:
+    """``(network to train, what fit takes as X)``: ``(model, X)`` for a dense X; for a sparse
+    one, ``model`` with its first layer fed by :class:`SparseRows`, and the row numbers."""
+    if not is_sparse(X):
+        return model, X
+    first = SparseRows(X.tocsr().astype(model.dtype), model.layers[0])
+    return Sequential([first, *model.layers[1:]]), row_codes(X.shape[0])
 
 
-class _SGD(_PenalisedStep, SGD):
-    pass
-
-
-class _Adam(_PenalisedStep, Adam):
-    pass
-
-
-def make_optimizer(cfg: Config, model: Sequential, penalty: PenalisedLoss) -> Optimizer:
-    params = model.parameters()
-    if cfg.solver == "sgd":
-        opt: Optimizer = _SGD(
-            params,
-            lr=cfg.learning_rate_init,
-            momentum=cfg.momentum,
-            nesterov=cfg.nesterovs_momentum and cfg.momentum > 0,
-        )
-    else:
-        opt = _Adam(
-            params, lr=cfg.learning_rate_init, betas=(cfg.beta_1, cfg.beta_2), eps=cfg.epsilon
-        )
-    opt.penalty = penalty
-    return opt
+def raw_output(model: Sequential, X) -> np.ndarray:
+    """The network's outputs (before the output function) for every row of a dense or sparse X,
+    in evaluation mode, ``PREDICT_BATCH`` rows at a time; the caller sets NumPy's error
+    handling. A sparse X meets the first layer's weights as a sparse-by-dense product."""
+    sparse = is_sparse(X)
+    if sparse:
+        X = X.tocsr()
+    first, rest = model.layers[0], model.layers[1:]
+    W, b = first.weight.data, first.bias.data
+    chunks = []
+    with model.mode(training=False):
+        for start in range(0, X.shape[0], PREDICT_BATCH):
+            rows = X[start : start + PREDICT_BATCH]
+            if sparse:
+                z = np.asarray(rows @ W).astype(W.dtype, copy=False)
+                z += b
+            else:
+                z = first.forward(np.asarray(rows))
+            for layer in rest:
+                z = layer.forward(z)
+            chunks.append(z)
+    model.release()
+    return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
