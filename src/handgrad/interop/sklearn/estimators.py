@@ -676,15 +676,10 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         return softmax(z)
 
     def predict_log_proba(self, X) -> np.ndarray:
-        """``log(predict_proba(X))``, computed from the logits so that it is finite."""
-        z = self._predict_raw(X)
-        if self._multilabel:
-            return -np.logaddexp(0, -z)  # log σ(z) = −log(1 + e^(−z))
-        if z.shape[1] == 1:
-            # log σ(z) = −log(1 + e^(−z)) and log(1 − σ(z)) = −log(1 + e^z)
-            return -np.hstack([np.logaddexp(0, z), np.logaddexp(0, -z)])
-        shifted = z - z.max(axis=1, keepdims=True)
-        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        """``log(predict_proba(X))``, as scikit-learn's: −inf where a probability underflowed
+        to 0 (``model_``'s logits hold the finite values)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row, shape (n_samples,), of the labels' type; for
@@ -704,7 +699,7 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         multilabel = y.ndim == 2
         if multilabel:
             kind = type_of_target(y)
-            if kind != "multilabel-indicator":
+            if kind != "multilabel-indicator" or not np.isin(y, (0, 1)).all():
                 raise ValueError(
                     "y of shape (n_samples, k) must be a multilabel indicator matrix of 0s and 1s, "
                     f"one column per label; got {kind!r} targets"

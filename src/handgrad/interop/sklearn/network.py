@@ -47,15 +47,22 @@ def is_sparse(X) -> bool:
     return hasattr(X, "tocsr") and hasattr(X, "nnz")
 
 
-def row_codes(n: int) -> np.ndarray:
-    """The numbers 0 … n−1 as rows ``(hi, lo)`` of a float array, exact in any float dtype."""
-    rows = np.arange(n, dtype=np.int64)
+def encode_rows(rows: np.ndarray) -> np.ndarray:
+    """Row numbers as rows ``(hi, lo)`` of a float array, ``number = hi·2²² + lo``: each part
+    below 2²⁴, so exact in float32 as in float64, for up to 2⁴⁶ rows."""
+    rows = np.asarray(rows, dtype=np.int64)
     return np.stack([rows >> ROW_BITS, rows & ((1 << ROW_BITS) - 1)], axis=1).astype(np.float64)
 
 
-def _decode(codes: np.ndarray) -> np.ndarray:
+def decode_rows(codes: np.ndarray) -> np.ndarray:
+    """The row numbers of :func:`encode_rows`, from its columns in any float dtype."""
     hi = codes[:, 0].astype(np.int64)
     return (hi << ROW_BITS) | codes[:, 1].astype(np.int64)
+
+
+def row_codes(n: int) -> np.ndarray:
+    """The numbers 0 … n−1, encoded."""
+    return encode_rows(np.arange(n))
 
 
 class SparseRows(Layer):
@@ -85,7 +92,7 @@ class SparseRows(Layer):
         self._rows = None
 
     def forward(self, codes: np.ndarray) -> np.ndarray:
-        X_B = self.X[_decode(codes)]
+        X_B = self.X[decode_rows(codes)]
         Z = np.asarray(X_B @ self.weight.data)
         Z += self.bias.data
         self._rows = X_B

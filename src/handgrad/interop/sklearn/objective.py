@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._validation import check_bool, check_in_range
 from ...nn.dense import Dense
 from ...nn.layer import Layer
 from ...nn.losses import Loss
 from ...nn.parameter import Parameter
-from ...optim import SGD, Adam, Optimizer
+from ...optim import Adam, Optimizer
 from .params import Config
 
 OUTPUTS = ("logistic", "softmax", "identity", "exp")
@@ -145,6 +146,42 @@ def add_penalty_gradient(objective: Objective) -> None:
             W.grad += W.data * W.data.dtype.type(objective.alpha / objective.weight_sum)
 
 
+class VelocitySGD(Optimizer):
+    """SGD with momentum in scikit-learn's form, which keeps the velocity of the parameters::
+
+        v ← μ·v − η·g          w ← w + v            (Nesterov: w ← w + μ·v − η·g)
+
+    starting from v = 0. For a constant η this is :class:`handgrad.SGD`'s rule
+    (``b ← μ·b + g``, ``w ← w − η·b``) with v = −η·b; when a schedule changes η between steps
+    the two part: here the velocity keeps the steps of earlier rates, as scikit-learn's does.
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False):
+        super().__init__(params, lr)
+        self.momentum = check_in_range(momentum, "momentum", 0, 1, closed_high=True)
+        self.nesterov = check_bool(nesterov, "nesterov")
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
+
+    def _update(self, w, g, state):
+        dt = w.dtype.type
+        step = self._buffer(state, "scratch", w)
+        np.multiply(g, dt(self.lr), out=step)  # η·g
+        if not self.momentum:
+            w -= step
+            return
+        v = self._buffer(state, "velocity", w)
+        v *= dt(self.momentum)
+        v -= step  # v ← μ·v − η·g
+        if self.nesterov:
+            w -= step
+            np.multiply(v, dt(self.momentum), out=step)
+            w += step  # w ← w − η·g + μ·v
+        else:
+            w += v
+
+
 class PenalisedStep:
     """Mixed into an optimizer: the penalty's gradient is added, then the update rule runs."""
 
@@ -155,7 +192,7 @@ class PenalisedStep:
         super().step()
 
 
-class PenalisedSGD(PenalisedStep, SGD):
+class PenalisedSGD(PenalisedStep, VelocitySGD):
     pass
 
 
@@ -164,7 +201,8 @@ class PenalisedAdam(PenalisedStep, Adam):
 
 
 def make_optimizer(cfg: Config, model: Layer, objective: Objective) -> Optimizer:
-    """handgrad's SGD (momentum, Nesterov) or Adam for ``cfg.solver``, with the penalty step."""
+    """scikit-learn's SGD (momentum, Nesterov) or handgrad's Adam for ``cfg.solver``, with the
+    penalty step."""
     params = model.parameters()
     if cfg.solver == "sgd":
         opt: Optimizer = PenalisedSGD(
