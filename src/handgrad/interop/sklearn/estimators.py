@@ -31,11 +31,10 @@ k targets      k      exp              —;  e^z (``loss="poisson"``)
 The loss of each, its sample weights and the L2 penalty are in :mod:`.objective`. As
 scikit-learn does, two classes get one logit and binary cross-entropy (the same objective as two
 logits and softmax, with half the output weights), and a 0/1 indicator matrix y (multilabel)
-gets one sigmoid output per label. Weights start Glorot-uniform,
-``U(±√(6 / (fan_in + fan_out)))``, as scikit-learn's do (it narrows the bound to √(2 / …) for
-``logistic``); biases start at zero, where scikit-learn draws them from the same interval. With
-ReLU, He-normal starts fell behind scikit-learn by a point of accuracy on the digits and breast
-cancer data (5 seeds, 50 epochs); Glorot-uniform starts matched it.
+gets one sigmoid output per label. Weights and biases start as scikit-learn's do, drawn from
+``U(±√(6 / (fan_in + fan_out)))`` (``√(2 / …)`` for ``logistic``), layer by layer: where the
+default 200 epochs stop short of convergence, as on the small data sets, the start shows in the
+score.
 
 The network computes in X's dtype, as scikit-learn's does: float32 X gives float32 weights and
 outputs, anything else float64 (``dtype=`` fixes one instead). A scipy sparse X (CSR or CSC,
@@ -46,14 +45,15 @@ Solvers
 -------
 ``"adam"`` is :class:`handgrad.Adam` with ``betas = (beta_1, beta_2)``, ``eps = epsilon``; it
 divides by ``√v̂ + ε`` with the bias-corrected v̂ where scikit-learn divides by ``√v + ε``, so the
-two differ by ε's weight alone. ``"sgd"`` is :class:`handgrad.SGD` with ``momentum`` and
-Nesterov's variant (``nesterovs_momentum``), and scikit-learn's ``learning_rate`` schedules
-(``"constant"``, ``"invscaling"`` with ``power_t``, ``"adaptive"``); its steps are
-scikit-learn's. Each step descends the objective on one batch, and ``loss_curve_[e]`` is the
-row-weighted mean of the batches' objectives in epoch e. ``"lbfgs"`` minimises the objective
-over all rows at once with SciPy's L-BFGS-B (:mod:`.lbfgs`), bounded by ``max_iter`` and
-``max_fun``, stopping at ``tol``; ``loss_curve_`` then holds the objective after each iteration
-(scikit-learn keeps none for lbfgs).
+two differ by ε's weight alone. ``"sgd"`` is scikit-learn's rule, which keeps the velocity
+``v ← μ·v − η·g`` (:class:`.objective.VelocitySGD`; ``momentum``, Nesterov's variant with
+``nesterovs_momentum``), under its ``learning_rate`` schedules (``"constant"``, ``"invscaling"``
+with ``power_t``, ``"adaptive"``); its steps are scikit-learn's. Each step descends the
+objective on one batch, and ``loss_curve_[e]`` is the row-weighted mean of the batches'
+objectives in epoch e. ``"lbfgs"`` minimises the objective over all rows at once with SciPy's
+L-BFGS-B (:mod:`.lbfgs`), bounded by ``max_iter`` and ``max_fun``, stopping at ``tol``;
+``loss_curve_`` then holds the objective after each iteration (scikit-learn keeps none for
+lbfgs), and ``t_`` does not grow.
 
 Stopping
 --------
