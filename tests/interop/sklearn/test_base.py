@@ -1,5 +1,5 @@
-"""handgrad.sklearn's estimators: scikit-learn's estimator checks, its tools, and its own MLP as
-the oracle for what the estimators take and give (targets, sparse X, dtypes, attributes)."""
+"""What both estimators share: scikit-learn's estimator checks and tools, and its own MLP as the
+oracle for what they take and give (sparse X, dtypes, attributes, failures)."""
 
 import pickle
 import subprocess
@@ -15,7 +15,7 @@ from helpers.sklearn_mlp import assert_same_weights, blobs, quietly, stops_early
 from sklearn import neural_network as sk_nn
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris
-from sklearn.exceptions import DataConversionWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import (
     GridSearchCV,
     StratifiedKFold,
@@ -200,116 +200,6 @@ def test_accuracy_in_the_range_of_sklearns_mlp(dataset):
     theirs = sk_nn.MLPClassifier(**params).fit(X_train, y_train).score(X_test, y_test)
     assert theirs >= 0.94  # the problem is learnable at this size
     assert ours >= theirs - 0.03
-
-
-@stops_early
-def test_string_labels_and_binary_with_one_logit(rng):
-    X, y = blobs(rng, classes=2)
-    labels = np.array(["spam", "ham"])[y]
-    est = MLPClassifier((8,), learning_rate_init=0.01, max_iter=50, random_state=0)
-    est.fit(X, labels)
-    assert list(est.classes_) == ["ham", "spam"]
-    assert est.out_activation_ == "logistic" and est.n_outputs_ == 1
-    assert est.model_[-1].n_out == 1
-    proba = est.predict_proba(X)
-    logits = est.model_.predict(X)[:, 0]
-    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-logits)), rtol=1e-12)
-    np.testing.assert_array_equal(est.predict(X), np.where(logits > 0, "spam", "ham"))
-    np.testing.assert_allclose(est.predict_log_proba(X), np.log(proba), rtol=1e-10)
-    assert est.score(X, labels) >= 0.95
-    assert est.model_.metadata["classes"] == ["ham", "spam"]
-
-
-@stops_early
-def test_multiclass_uses_softmax_over_k_logits(rng):
-    X, y = blobs(rng, classes=4)
-    est = MLPClassifier((8,), max_iter=50, random_state=0).fit(X, y + 10)
-    assert est.out_activation_ == "softmax" and est.model_[-1].n_out == 4
-    logits = est.model_.predict(X)
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    np.testing.assert_allclose(est.predict_proba(X), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
-    np.testing.assert_array_equal(est.predict(X), logits.argmax(axis=1) + 10)
-    np.testing.assert_allclose(est.predict_log_proba(X), np.log(est.predict_proba(X)), rtol=1e-10)
-
-
-@stops_early
-@pytest.mark.parametrize("y_shape", [(60,), (60, 1), (60, 3)])
-def test_regressor_predicts_one_column_per_target_like_sklearns(y_shape):
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((60, 4))
-    y = (X @ rng.standard_normal((4, 3)))[:, : (y_shape[1] if len(y_shape) == 2 else 1)]
-    y = y.reshape(y_shape)
-    params = dict(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DataConversionWarning)
-        ours = MLPRegressor(**params).fit(X, y)
-        theirs = sk_nn.MLPRegressor(**params).fit(X, y)
-    column = [w for w in caught if issubclass(w.category, DataConversionWarning)]
-    assert len(column) == (2 if y_shape == (60, 1) else 0)  # both warn about a column y
-    assert (
-        ours.predict(X).shape
-        == theirs.predict(X).shape
-        == (y_shape[:1] if y_shape[-1] == 1 or len(y_shape) == 1 else y_shape)
-    )
-    assert ours.n_outputs_ == theirs.n_outputs_
-
-
-@stops_early
-def test_multilabel_outputs_are_sklearns_in_kind_and_shape():
-    """A 0/1 indicator matrix y: one sigmoid output per label, predictions an indicator matrix
-    of ints, probabilities per label; as scikit-learn's, and about as accurate."""
-    _, _, X, Y, _ = task_data("multilabel", n=300)
-    params = dict(hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0)
-    ours = MLPClassifier(**params).fit(X, Y)
-    theirs = sk_nn.MLPClassifier(**params).fit(X, Y)
-    for name in ("predict", "predict_proba"):
-        a, b = getattr(ours, name)(X), getattr(theirs, name)(X)
-        assert a.shape == b.shape == Y.shape and a.dtype == b.dtype, name
-    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
-    assert ours.out_activation_ == theirs.out_activation_ == "logistic"
-    assert ours.n_outputs_ == theirs.n_outputs_ == 3
-    proba = ours.predict_proba(X)
-    np.testing.assert_array_equal(ours.predict(X), (proba > 0.5).astype(int))
-    np.testing.assert_allclose(ours.predict_log_proba(X), np.log(proba), rtol=1e-10)
-    assert ours.score(X, Y) >= theirs.score(X, Y) - 0.05  # subset accuracy
-    assert ours.model_.metadata["output"] == "logits of labels (sigmoid each)"
-
-
-def test_multilabel_partial_fit_keeps_to_its_labels():
-    _, _, X, Y, _ = task_data("multilabel")
-    est = MLPClassifier((8,), random_state=0).partial_fit(X, Y, classes=[0, 1, 2])
-    est.partial_fit(X, Y)
-    assert est.predict(X).shape == Y.shape and est.n_iter_ == 1
-    with pytest.raises(ValueError, match=r"fitted on multilabel targets, but y is single-label"):
-        est.partial_fit(X, Y[:, 0])
-    with pytest.raises(ValueError, match=r"y must have 3 label columns like the first call, got 2"):
-        est.partial_fit(X, Y[:, :2])
-
-
-def test_a_target_matrix_of_other_values_is_refused():
-    _, _, X, Y, _ = task_data("multilabel")
-    for other in (Y * 2 + 1, Y * 2 + X[:, :3].round()):  # two values that are not 0/1; more
-        with pytest.raises(ValueError, match=r"multilabel indicator matrix of 0s and 1s"):
-            MLPClassifier().fit(X, other)
-
-
-@stops_early
-def test_poisson_regression_predicts_the_exponential_of_the_outputs_like_sklearn():
-    _, _, X, y, _ = task_data("poisson", n=400)
-    params = dict(loss="poisson", hidden_layer_sizes=(8,), learning_rate_init=0.01)
-    ours = MLPRegressor(random_state=0, **params).fit(X, y)
-    theirs = sk_nn.MLPRegressor(random_state=0, **params).fit(X, y)
-    assert ours.out_activation_ == theirs.out_activation_ == "exp"
-    np.testing.assert_allclose(ours.predict(X), np.exp(ours.model_.predict(X)[:, 0]), rtol=1e-14)
-    assert ours.predict(X).min() > 0
-    assert ours.score(X, y) >= theirs.score(X, y) - 0.05
-    assert "exp" in ours.model_.metadata["output"]
-
-
-def test_poisson_regression_needs_targets_of_zero_or_more():
-    _, _, X, y, _ = task_data("poisson")
-    with pytest.raises(ValueError, match=r"y must be >= 0 with loss='poisson'"):
-        MLPRegressor(loss="poisson").fit(X, y - 1)
 
 
 # Sparse X -----------------------------------------------------------------------------------------

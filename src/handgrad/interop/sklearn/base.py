@@ -1,88 +1,6 @@
-"""scikit-learn estimators trained by handgrad: ``MLPClassifier`` and ``MLPRegressor``.
-
->>> from handgrad.sklearn import MLPClassifier                     # doctest: +SKIP
->>> clf = MLPClassifier((64,), random_state=0).fit(X, y)          # doctest: +SKIP
->>> clf.predict_proba(X_new), clf.model_                          # doctest: +SKIP
-
-They take the parameters of scikit-learn's own ``MLPClassifier``/``MLPRegressor``, with its
-defaults, give its attributes, pass its estimator checks, and work in ``Pipeline``,
-``GridSearchCV`` and ``cross_val_score``. Training is handgrad's: the network is a
-:class:`~handgrad.Sequential` (``model_`` after fitting, to save, export or trace), trained by
-:func:`handgrad.fit` (``"sgd"``, ``"adam"``) or by SciPy's L-BFGS-B on handgrad's gradient
-(``"lbfgs"``). This module imports scikit-learn (``pip install 'handgrad[sklearn]'``);
-``import handgrad`` does not.
-
-The network
------------
-``hidden_layer_sizes = (h₁, …, h_L)`` and ``activation = f`` build
-``Dense(n_features→h₁), f, …, Dense(h_{L-1}→h_L), f, Dense(h_L→n_out)``, which ends in raw
-outputs z; the output function ``out_activation_`` turns them into predictions:
-
-=============  =====  ===============  =================================================
-task           n_out  out_activation_  predict_proba;  predict
-=============  =====  ===============  =================================================
-2 classes      1      logistic         [1 − σ(z), σ(z)];  classes_[1] if z > 0
-K ≥ 3 classes  K      softmax          softmax(z);  classes_[argmax z]
-k labels       k      logistic         σ(z) per label;  the indicator matrix z > 0
-k targets      k      identity         —;  z (``loss="squared_error"``)
-k targets      k      exp              —;  e^z (``loss="poisson"``)
-=============  =====  ===============  =================================================
-
-The loss of each, its sample weights and the L2 penalty are in :mod:`.objective`. As
-scikit-learn does, two classes get one logit and binary cross-entropy (the same objective as two
-logits and softmax, with half the output weights), and a 0/1 indicator matrix y (multilabel)
-gets one sigmoid output per label. Weights and biases start as scikit-learn's do, drawn from
-``U(±√(6 / (fan_in + fan_out)))`` (``√(2 / …)`` for ``logistic``), layer by layer: where the
-default 200 epochs stop short of convergence, as on the small data sets, the start shows in the
-score.
-
-The network computes in X's dtype, as scikit-learn's does: float32 X gives float32 weights and
-outputs, anything else float64 (``dtype=`` fixes one instead). A scipy sparse X (CSR or CSC,
-others are converted to CSR) is never made dense: its rows meet the first layer's weights as a
-sparse-by-dense product (:mod:`.network`).
-
-Solvers
--------
-``"adam"`` is :class:`handgrad.Adam` with ``betas = (beta_1, beta_2)``, ``eps = epsilon``; it
-divides by ``√v̂ + ε`` with the bias-corrected v̂ where scikit-learn divides by ``√v + ε``, so the
-two differ by ε's weight alone. ``"sgd"`` is scikit-learn's rule, which keeps the velocity
-``v ← μ·v − η·g`` (:class:`.objective.VelocitySGD`; ``momentum``, Nesterov's variant with
-``nesterovs_momentum``), under its ``learning_rate`` schedules (``"constant"``, ``"invscaling"``
-with ``power_t``, ``"adaptive"``); its steps are scikit-learn's. Each step descends the
-objective on one batch, and ``loss_curve_[e]`` is the row-weighted mean of the batches'
-objectives in epoch e. ``"lbfgs"`` minimises the objective over all rows at once with SciPy's
-L-BFGS-B (:mod:`.lbfgs`), bounded by ``max_iter`` and ``max_fun``, stopping at ``tol``;
-``loss_curve_`` then holds the objective after each iteration (scikit-learn keeps none for
-lbfgs), and ``t_`` does not grow.
-
-Stopping
---------
-scikit-learn's rule, and its learning-rate schedules, after every epoch (:mod:`.stochastic`):
-without ``early_stopping``, an epoch counts as no improvement when ``loss > best_loss − tol``;
-with it, when the score (accuracy, or R², weighted by the sample weights) on a held-out
-``validation_fraction`` of the rows is ``< best + tol``, and the weights of the best score are
-restored at the end. Training stops when more than ``n_iter_no_change`` epochs in a row did not
-improve (never with ``np.inf``), or with SGD and ``learning_rate="adaptive"`` divides the rate
-by 5 instead, and warns (``ConvergenceWarning``) when ``max_iter`` epochs ran without stopping.
-The held-out rows are drawn with :func:`handgrad.datasets.splits.split_indices` (stratified by
-class, except for multilabel targets), ``round(validation_fraction · n)`` of them.
-
-A warm start and ``partial_fit`` continue the record, as scikit-learn's do (:mod:`.progress`);
-``partial_fit`` also continues the optimizer's moments and SGD's scheduled rate. ``verbose``
-prints scikit-learn's lines (``Iteration 1, loss = 0.69314718``) to standard output.
-
-Failures
---------
-A call that raises leaves the estimator exactly as it was: its attributes, weights, random
-state and optimizer state. Training that diverges (the loss or a gradient overflows or becomes
-NaN) raises ``ValueError``, as scikit-learn's does.
-
-Randomness
-----------
-Everything random (initial weights, the validation split, the order of the rows in each epoch)
-comes from one ``np.random.Generator`` made from ``random_state`` (None, an int seed, or a
-Generator, which is then advanced): the same int gives the same fitted model, bit for bit.
-"""
+"""What the two estimators share: their parameters, the training run of ``fit`` and
+``partial_fit``, the fitted attributes, and the state a failing call puts back (the overview is
+the package's docstring)."""
 
 from __future__ import annotations
 
@@ -90,11 +8,8 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -105,7 +20,6 @@ from sklearn.utils.validation import (
 from ..._validation import make_rng
 from ...datasets.splits import held_out_count, split_indices
 from ...errors import TrainingDiverged
-from ...nn.activations import sigmoid, softmax
 from ...nn.parameter import Parameter
 from ...nn.sequential import Sequential
 from ...optim import Optimizer
@@ -116,13 +30,11 @@ from .params import STOCHASTIC, Config, check_params
 from .progress import Progress
 from .stochastic import train_stochastic
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
-
 #: What ``validate_data`` accepts for X: scikit-learn's own choices for its MLPs.
 X_FORMAT = {"accept_sparse": ["csr", "csc"], "dtype": (np.float64, np.float32)}
 
 
-def _stochastic_solver(est: _MLPBase) -> bool:
+def stochastic_solver(est: MLPBase) -> bool:
     """``partial_fit`` exists for the stochastic solvers only (``hasattr`` says so)."""
     if est.solver not in STOCHASTIC:
         raise AttributeError(
@@ -173,7 +85,7 @@ class _Snapshot:
     """An estimator's state before a call, to put back if the call raises: its attributes, its
     network's weights and its random generators' states."""
 
-    def __init__(self, est: _MLPBase):
+    def __init__(self, est: MLPBase):
         self.attrs = dict(vars(est))
         model = self.attrs.get("model_")
         self.params = [] if model is None else [(p, p.data.copy()) for p in model.parameters()]
@@ -182,7 +94,7 @@ class _Snapshot:
             (g, g.bit_generator.state) for g in gens if isinstance(g, np.random.Generator)
         ]
 
-    def restore(self, est: _MLPBase) -> None:
+    def restore(self, est: MLPBase) -> None:
         est.__dict__.clear()
         est.__dict__.update(self.attrs)
         for param, data in self.params:
@@ -191,7 +103,7 @@ class _Snapshot:
             gen.bit_generator.state = state
 
 
-class _MLPBase(BaseEstimator):
+class MLPBase(BaseEstimator):
     """What the two estimators share: parameters, the training run, the fitted attributes.
 
     A subclass says how targets become the objective's ``Y`` and output function (``_encode``),
@@ -544,7 +456,7 @@ class _MLPBase(BaseEstimator):
         raise NotImplementedError
 
 
-_PARAMETERS_DOC = """
+PARAMETERS_DOC = """
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(100,)
@@ -630,304 +542,3 @@ _PARAMETERS_DOC = """
     out_activation_ : str
         The output function: 'logistic', 'softmax', 'identity' or 'exp'.
 """
-
-
-class MLPClassifier(ClassifierMixin, _MLPBase):
-    """A multi-layer perceptron classifier trained by handgrad, with scikit-learn's interface.
-
-    Two classes: one logit, binary cross-entropy; K ≥ 3 classes: K logits, softmax
-    cross-entropy; a 0/1 indicator matrix y of k labels: k logits, binary cross-entropy summed
-    over the labels. Labels may be of any type NumPy can sort (ints, strings, bools).
-    """
-
-    __doc__ = (
-        (__doc__ or "")
-        + _PARAMETERS_DOC
-        + """
-    classes_ : ndarray of shape (n_classes,)
-        The class labels, sorted (for multilabel y, the label columns 0 … k−1);
-        ``predict_proba``'s columns follow this order.
-    """
-    )
-
-    def fit(self, X, y, sample_weight=None) -> MLPClassifier:
-        """Train a new network on ``X`` (n_samples, n_features), dense or scipy sparse, and
-        labels ``y`` (n_samples,) or a 0/1 indicator matrix (n_samples, n_labels), each row
-        weighted by ``sample_weight`` (or continue the fitted network with ``warm_start=True``);
-        returns the estimator."""
-        return self._train(X, y, sample_weight, incremental=False)
-
-    @available_if(_stochastic_solver)
-    def partial_fit(self, X, y, sample_weight=None, classes=None) -> MLPClassifier:
-        """One epoch over ``(X, y)``, continuing the network (and the optimizer's state) of the
-        previous call. The first call builds the network and needs ``classes``, every label that
-        any call will use."""
-        return self._train(X, y, sample_weight, incremental=True, classes=classes)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes), in the order of ``classes_``; for
-        multilabel y, the probability of each label."""
-        z = self._predict_raw(X)
-        if self._multilabel:
-            return sigmoid(z)
-        if z.shape[1] == 1:
-            p = sigmoid(z)
-            return np.hstack([1 - p, p])
-        return softmax(z)
-
-    def predict_log_proba(self, X) -> np.ndarray:
-        """``log(predict_proba(X))``, as scikit-learn's: −inf where a probability underflowed
-        to 0 (``model_``'s logits hold the finite values)."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
-
-    def predict(self, X) -> np.ndarray:
-        """The most probable class of each row, shape (n_samples,), of the labels' type; for
-        multilabel y, the indicator matrix of the labels whose probability exceeds ½."""
-        z = self._predict_raw(X)
-        if self._multilabel:
-            return (z > 0).astype(np.int64)
-        index = (z[:, 0] > 0).astype(np.intp) if z.shape[1] == 1 else z.argmax(axis=1)
-        return self.classes_[index]
-
-    def _y_format(self) -> dict[str, Any]:
-        return {}
-
-    def _encode(self, y, *, classes, continuing, first_partial, warm_start):
-        """Y as scikit-learn's label binarizer makes it: one column of 0/1 for two classes,
-        one-hot rows for more, the indicator matrix itself for multilabel y."""
-        multilabel = y.ndim == 2
-        if multilabel:
-            kind = type_of_target(y)
-            if kind != "multilabel-indicator" or not np.isin(y, (0, 1)).all():
-                raise ValueError(
-                    "y of shape (n_samples, k) must be a multilabel indicator matrix of 0s and 1s, "
-                    f"one column per label; got {kind!r} targets"
-                )
-            labels = np.arange(y.shape[1])
-        else:
-            check_classification_targets(y)
-            labels = np.unique(y)
-        if continuing:
-            if multilabel != self._multilabel:
-                raise ValueError(
-                    "partial_fit and warm_start continue the fitted network, which was fitted on "
-                    f"{'multilabel' if self._multilabel else 'single-label'} targets, but y is "
-                    f"{'multilabel' if multilabel else 'single-label'}"
-                )
-            known = self.classes_
-            if classes is not None and not np.array_equal(np.unique(classes), known):
-                raise ValueError(
-                    f"classes must be the classes of the first call, {known.tolist()}, "
-                    f"got {np.unique(classes).tolist()}"
-                )
-            if warm_start and set(labels.tolist()) != set(known.tolist()):
-                raise ValueError(
-                    f"warm_start continues the network fitted on the classes {known.tolist()}, "
-                    f"but y has the classes {labels.tolist()}; fit with warm_start=False to "
-                    "learn other classes"
-                )
-        elif first_partial and classes is None:
-            raise ValueError(
-                "classes must be given on the first call to partial_fit: every label that any "
-                "call will use, e.g. classes=np.unique(y_all)"
-            )
-        elif multilabel:
-            known = labels
-        else:
-            known = labels if classes is None else np.unique(np.asarray(classes))
-        attrs = {"classes_": known, "_multilabel": multilabel}
-        if multilabel:
-            if len(known) != y.shape[1]:
-                raise ValueError(
-                    f"y must have {len(known)} label columns like the first call, got {y.shape[1]}"
-                )
-            return y.astype(np.float64), "logistic", {**attrs, "out_activation_": "logistic"}
-        seen = np.isin(y, known)
-        if not seen.all():
-            raise ValueError(
-                f"y has labels that are not among the classes {known.tolist()}: "
-                f"{np.unique(y[~seen]).tolist()}"
-            )
-        if len(known) < 2:
-            raise ValueError(
-                f"y has only one class, {known.tolist()}; a classifier needs at least 2"
-            )
-        codes = np.searchsorted(known, y)
-        if len(known) == 2:
-            return (
-                codes.reshape(-1, 1).astype(np.float64),
-                "logistic",
-                {
-                    **attrs,
-                    "out_activation_": "logistic",
-                },
-            )
-        one_hot = np.zeros((len(codes), len(known)))
-        one_hot[np.arange(len(codes)), codes] = 1
-        return one_hot, "softmax", {**attrs, "out_activation_": "softmax"}
-
-    def _strata(self, Y, output):
-        if output == "softmax":
-            return Y.argmax(axis=1)
-        return Y[:, 0] if Y.shape[1] == 1 else None  # multilabel rows are not stratified
-
-    def _score_outputs(self, z, Y, w, output):
-        """Accuracy (multilabel: every label of the row right), weighted."""
-        if output == "softmax":
-            correct = z.argmax(axis=1) == Y.argmax(axis=1)
-        else:
-            correct = ((z > 0) == (Y > 0.5)).all(axis=1)
-        return np.average(correct, weights=w)
-
-    def _metadata(self, cfg):
-        n = len(self.classes_)
-        if self._multilabel:
-            output = "logits of labels (sigmoid each)"
-        else:
-            output = "logit of classes[1]" if n == 2 else "logits of classes (softmax)"
-        return {
-            **super()._metadata(cfg),
-            "output": output,
-            "classes": [_json_label(c) for c in self.classes_.tolist()],
-        }
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = True
-        return tags
-
-
-class MLPRegressor(RegressorMixin, _MLPBase):
-    """A multi-layer perceptron regressor trained by handgrad, with scikit-learn's interface.
-
-    With ``loss="squared_error"`` the network's outputs are the predictions and the loss is
-    ``½ Σ_j (z_j − y_j)²`` over the k targets; with ``loss="poisson"`` the predictions are
-    ``e^z`` and the loss is half the Poisson deviance (y ≥ 0). ``predict`` returns shape
-    (n_samples,) for one target and (n_samples, k) for k.
-    """
-
-    __doc__ = (__doc__ or "") + _PARAMETERS_DOC.replace(
-        "    hidden_layer_sizes :",
-        """    loss : {'squared_error', 'poisson'}, default='squared_error'
-        First, as in scikit-learn's signature: half the squared error, or half the Poisson
-        deviance of the mean e^z (the targets must be >= 0).
-    hidden_layer_sizes :""",
-        1,
-    )
-
-    def __init__(
-        self,
-        loss="squared_error",
-        hidden_layer_sizes=(100,),
-        activation="relu",
-        *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.001,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        dtype=None,
-    ):
-        self.loss = loss
-        super().__init__(
-            hidden_layer_sizes,
-            activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            dtype=dtype,
-        )
-
-    def fit(self, X, y, sample_weight=None) -> MLPRegressor:
-        """Train a new network on ``X`` (n_samples, n_features), dense or scipy sparse, and
-        targets ``y`` (n_samples,) or (n_samples, k), each row weighted by ``sample_weight``
-        (or continue the fitted network with ``warm_start=True``)."""
-        return self._train(X, y, sample_weight, incremental=False)
-
-    @available_if(_stochastic_solver)
-    def partial_fit(self, X, y, sample_weight=None) -> MLPRegressor:
-        """One epoch over ``(X, y)``, continuing the network (and the optimizer's state) of the
-        previous call; the first call builds the network."""
-        return self._train(X, y, sample_weight, incremental=True)
-
-    def predict(self, X) -> np.ndarray:
-        """The predicted targets, shape (n_samples,) for one target or (n_samples, k)."""
-        z = self._predict_raw(X)
-        if self.out_activation_ == "exp":
-            z = np.exp(z)
-        return z[:, 0] if z.shape[1] == 1 else z
-
-    def _check_own_params(self) -> None:
-        if self.loss not in ("squared_error", "poisson"):
-            raise ValueError(f"loss must be 'squared_error' or 'poisson', got {self.loss!r}")
-
-    def _y_format(self) -> dict[str, Any]:
-        return {"y_numeric": True}
-
-    def _encode(self, y, *, classes, continuing, first_partial, warm_start):
-        """Targets as (n, k) floats; Poisson's must be >= 0."""
-        Y = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(np.float64, copy=False)
-        output = "exp" if self.loss == "poisson" else "identity"
-        if output == "exp" and Y.size and Y.min() < 0:
-            raise ValueError(
-                f"y must be >= 0 with loss='poisson' (a count or a rate), got {Y.min()}"
-            )
-        return Y, output, {"out_activation_": output}
-
-    def _score_outputs(self, z, Y, w, output):
-        """R² of the predictions, weighted, averaged over the targets."""
-        pred = np.exp(z) if output == "exp" else z
-        return r2_score(Y, pred, sample_weight=w)
-
-    def _metadata(self, cfg):
-        output = "log of the predicted mean (predict applies exp)"
-        return {
-            **super()._metadata(cfg),
-            "output": output if self.loss == "poisson" else "predicted targets",
-        }
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
-
-
-def _json_label(label: Any) -> Any:
-    """A class label as model metadata can hold it (JSON): numbers, strings and bools as they
-    are, anything else as its ``str``."""
-    return label if isinstance(label, (str, int, float, bool)) else str(label)
