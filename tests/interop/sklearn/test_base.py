@@ -246,7 +246,9 @@ def test_sparse_partial_fit_continues_like_dense():
 def test_a_wide_sparse_matrix_is_never_made_dense():
     """2000 rows of 100,000 features, 0.01% of them set: dense, X alone would take 1.6 GB, and
     a batch of 200 rows 160 MB. Training and predicting stay within 40 MB."""
-    X = sp.random(2000, 100_000, density=1e-4, format="csr", random_state=0)
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, 2000, 20_000), rng.integers(0, 100_000, 20_000)
+    X = sp.csr_matrix((rng.standard_normal(20_000), (rows, cols)), shape=(2000, 100_000))
     y = np.asarray(X[:, :50_000].sum(axis=1)).ravel() > 0
     est = MLPClassifier((4,), max_iter=2, random_state=0)
     tracemalloc.start()
