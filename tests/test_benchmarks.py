@@ -28,6 +28,8 @@ pytest.importorskip("torch", reason="the quick run needs PyTorch: pip install -e
 pytest.importorskip("sklearn", reason="the quick run needs scikit-learn: pip install -e '.[dev]'")
 pytest.importorskip("matplotlib", reason="the quick run draws charts: pip install -e '.[dev]'")
 
+from benchmarks import sklearn_dropin  # noqa: E402  (it imports scikit-learn)
+
 N_ROWS = 300
 
 
@@ -282,3 +284,27 @@ def test_render_redraws_a_saved_run_without_measuring(run, tmp_path):
     assert (tmp_path / "results.md").read_text() == (out / "results.md").read_text()
     again = json.loads((tmp_path / "results.json").read_text())
     assert again["guard"] == results["guard"] and again["goals"] == results["goals"]
+
+
+# The scikit-learn comparison --------------------------------------------------------------------
+
+
+def test_sklearn_dropin_quick_run_writes_paired_figures(tmp_path):
+    """One data set and solver, one repeat of the folds: both libraries score every fold, and the
+    summary's figures are those of the folds it records."""
+    assert (
+        sklearn_dropin.main(
+            ["--quick", "--only", "iris", "--solvers", "lbfgs", "--out", str(tmp_path)]
+        )
+        == 0
+    )
+    report_ = json.loads((tmp_path / "sklearn_dropin-quick.json").read_text())
+    (case,) = report_["results"]
+    assert (case["data"], case["solver"], case["folds"]) == ("iris", "lbfgs", 5)
+    ours, theirs = case["folds_detail"]["handgrad"], case["folds_detail"]["sklearn"]
+    assert len(ours["scores"]) == len(theirs["scores"]) == 5
+    assert all(50 < s <= 100 for s in ours["scores"] + theirs["scores"])
+    assert case["points"] == pytest.approx(np.mean(ours["scores"]) - np.mean(theirs["scores"]))
+    ratios = np.divide(ours["seconds"], theirs["seconds"])
+    assert case["time_ratio"] == pytest.approx(np.median(ratios))
+    assert "| iris | lbfgs | 5 |" in (tmp_path / "sklearn_dropin-quick.md").read_text()
