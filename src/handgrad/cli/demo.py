@@ -21,6 +21,7 @@ import numpy as np
 
 from ..explain import notebook
 from ..explain.trace import seed_trace
+from .outputs import check_output
 from .reports import report_training, save_training_outputs
 from .train import TrainSpec, train
 
@@ -74,6 +75,11 @@ def prepare_folder(folder: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     folder = prepare_folder(args.out_dir)
     paths = {key: os.path.join(folder, name) for key, name in FILES.items()}
+    existing = {
+        f"--{key}": check_output(path, f"--out-dir {args.out_dir!r}: {FILES[key]}")
+        for key, path in paths.items()
+    }
+    existing["--out"] = existing.pop("--model")
 
     _banner("1. The learner's notebook, computed by handgrad")
     notebook_cells()
@@ -93,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     )
     result = train(spec, on_data=lambda line: print(line, flush=True))
     report_training(result)
-    save_training_outputs(result, **paths)
+    save_training_outputs(result, **paths, existing=existing)
     print(
         f"\nEverything is in {folder}/. Try:\n"
         f"  handgrad summary {paths['model']}\n"
