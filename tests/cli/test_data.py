@@ -161,3 +161,14 @@ def test_bad_data_files_are_one_line_exit_2(make, message, tmp_path, capsys):
         argv += ["--target", "y"]
     err = one_line_error(capsys, argv)
     assert message in err, err
+
+
+def test_predict_ignores_the_target_column_and_evaluate_checks_it(animals_model, tmp_path, capsys):
+    path = write_csv(
+        tmp_path / "fish.csv", ["height", "weight", "age", "species"], [[0, 50, 1e3, "fish"]]
+    )
+    assert main(["predict", str(animals_model), str(path)]) == 0
+    (row,) = read_csv(capsys.readouterr().out)
+    assert row["species"] in ("bird", "cat", "dog")
+    err = one_line_error(capsys, ["evaluate", str(animals_model), str(path)])
+    assert "label 'fish' (row 1) is not one of the model's classes" in err

@@ -22,7 +22,7 @@ from typing import NoReturn
 
 from .._version import __version__
 from ..datasets import NAMES
-from ..errors import ModelFileError
+from ..errors import ModelFileError, TrainingDiverged
 from ..nn.layer import activations
 from . import commands as subcommands
 from .data import LOSSES
@@ -39,6 +39,12 @@ USER_ERRORS = (
     ModelFileError,
 )
 DEBUG_ENV = "HANDGRAD_DEBUG"
+#: The options of ``handgrad train`` that a divergence's advice names.
+DIVERGENCE_OPTIONS = {
+    "lr": "--lr",
+    "gradient_clip": "--gradient-clip",
+    "weight_decay": "--weight-decay",
+}
 #: The subcommands, each a function of the same name in :mod:`handgrad.cli.commands`.
 COMMANDS = ("demo", "train", "evaluate", "predict", "summary", "trace", "export")
 
@@ -262,6 +268,12 @@ def _add_train(commands) -> None:
         help="share of the training rows held out for validation (0.1; 0 for none)",
     )
     fit.add_argument(
+        "--gradient-clip",
+        type=positive_float,
+        metavar="NORM",
+        help="before each step, scale the gradient down to this global norm if it is larger",
+    )
+    fit.add_argument(
         "--early-stopping",
         type=nonnegative_int,
         metavar="PATIENCE",
@@ -400,6 +412,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _error_line(prog, _message(exc))
         return 2
+    except TrainingDiverged as exc:
+        if debug:
+            raise
+        _error_line(prog, " ".join(exc.message(DIVERGENCE_OPTIONS).split()))
+        return 1
     except ImportError as exc:
         if debug:
             raise

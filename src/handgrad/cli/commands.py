@@ -89,6 +89,7 @@ def train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         val_split=args.val_split,
         early_stopping=args.early_stopping,
+        gradient_clip=args.gradient_clip,
         schedule=args.schedule,
         warmup=args.warmup,
         seed=args.seed,
@@ -136,7 +137,9 @@ def predict(args: argparse.Namespace) -> int:
     to_stdout = args.out in (None, STDOUT)
     existed = to_stdout or check_output(args.out, "--out", {"MODEL": args.model, "DATA": args.data})
     model, card = _load_card(args.model)
-    data = read_model_data(card, args.data, args.dataset, args.target, need_target=False)
+    data = read_model_data(
+        card, args.data, args.dataset, args.target, need_target=False, read_target=False
+    )
     outputs = model.predict(card.standardizer.transform(data.X, model.dtype))
     if card.task == "classification":
         header = [card.target_name]

@@ -59,8 +59,22 @@ class Standardizer:
 
     @classmethod
     def fit(cls, X: np.ndarray) -> Standardizer:
-        mean = X.mean(axis=0, dtype=np.float64)
-        std = X.std(axis=0, dtype=np.float64)
+        """The mean and deviation of each column, in float64, whatever their size: the columns
+        are first divided by a power of two near their largest value (exactly, so no digit is
+        lost), so that sums and squares of values near 1e300 never overflow."""
+        peak = np.zeros(X.shape[1])
+        for rows in _chunks(X):
+            np.maximum(peak, np.abs(rows).max(axis=0, initial=0.0), out=peak)
+        unit = np.ldexp(1.0, np.frexp(np.where(peak > 0, peak, 1.0))[1] - 1)  # peak / unit < 2
+        total = np.zeros(X.shape[1])
+        for rows in _chunks(X):
+            total += (rows / unit).sum(axis=0)
+        mean = total / len(X)
+        squares = np.zeros(X.shape[1])
+        for rows in _chunks(X):
+            squares += ((rows / unit - mean) ** 2).sum(axis=0)
+        std = np.sqrt(squares / len(X)) * unit
+        mean = mean * unit
         constant = std <= 1e-10 * np.abs(mean)
         return cls(mean, np.where(constant, 1.0, std))
 
@@ -71,9 +85,17 @@ class Standardizer:
                 f"the model takes {len(self.mean)} features per row, got data of shape {X.shape}"
             )
         out = np.empty(X.shape, dtype=dtype)
-        for start in range(0, len(X), _CHUNK_ROWS):
-            rows = X[start : start + _CHUNK_ROWS].astype(np.float64)
-            out[start : start + _CHUNK_ROWS] = (rows - self.mean) / self.scale
+        with np.errstate(over="raise", invalid="raise"):
+            try:
+                for start in range(0, len(X), _CHUNK_ROWS):
+                    rows = X[start : start + _CHUNK_ROWS].astype(np.float64)
+                    out[start : start + _CHUNK_ROWS] = (rows - self.mean) / self.scale
+            except FloatingPointError:
+                raise ValueError(
+                    f"the data are out of range for this model: standardised with the training "
+                    f"rows' mean and scale, rows {start + 1} to {start + len(rows)} overflow "
+                    f"{np.dtype(dtype)}"
+                ) from None
         return out
 
     def to_json(self) -> dict[str, list[float]]:
@@ -94,6 +116,12 @@ class Standardizer:
         if not (np.isfinite(mean).all() and np.isfinite(scale).all() and (scale > 0).all()):
             raise ValueError(f"{where}: 'standardize' must hold finite means and positive scales")
         return cls(mean, scale)
+
+
+def _chunks(X: np.ndarray):
+    """``X`` in blocks of rows, as float64."""
+    for start in range(0, len(X), _CHUNK_ROWS):
+        yield X[start : start + _CHUNK_ROWS].astype(np.float64)
 
 
 # Training data ---------------------------------------------------------------------------------
@@ -270,12 +298,14 @@ def read_model_data(
     dataset: str | None,
     target: str | None,
     need_target: bool,
+    read_target: bool = True,
 ) -> ModelData:
     """Rows for ``card``'s model from a data set's test part, or from a CSV or NPZ file.
 
     A CSV file's features are read by name (the columns may be in any order; other columns are
     ignored), its target from ``target`` or else the model's target column. An NPZ archive holds
-    ``X`` and, optionally, ``y`` (or the array named ``target``).
+    ``X`` and, optionally, ``y`` (or the array named ``target``). With ``read_target=False``
+    (``predict``) the target is never read, so a label the model never saw does not matter.
     """
     if dataset is not None:
         if data is not None:
@@ -286,10 +316,12 @@ def read_model_data(
     check_file(data, "DATA")
     suffix = Path(data).suffix.lower()
     if suffix == ".csv":
-        return _csv_rows(card, Path(data), target, need_target)
-    if suffix == ".npz":
-        return _npz_rows(card, Path(data), target, need_target)
-    raise ValueError(f"DATA must be a .csv or .npz file, got {data!r}")
+        rows = _csv_rows(card, Path(data), target, need_target, read_target)
+    elif suffix == ".npz":
+        rows = _npz_rows(card, Path(data), target, need_target, read_target)
+    else:
+        raise ValueError(f"DATA must be a .csv or .npz file, got {data!r}")
+    return rows
 
 
 def _dataset_test_part(card: ModelCard, name: str) -> ModelData:
@@ -305,7 +337,9 @@ def _dataset_test_part(card: ModelCard, name: str) -> ModelData:
     return ModelData(ds.X_test, ds.y_test, f"{name}, test part ({len(ds.X_test)} rows)")
 
 
-def _csv_rows(card: ModelCard, path: Path, target: str | None, need_target: bool) -> ModelData:
+def _csv_rows(
+    card: ModelCard, path: Path, target: str | None, need_target: bool, read_target: bool
+) -> ModelData:
     header, rows, lines = read_csv_table(path, ",")
     target = target or card.target_name
     if card.feature_names is not None:
@@ -327,6 +361,8 @@ def _csv_rows(card: ModelCard, path: Path, target: str | None, need_target: bool
     X = np.empty((len(rows), len(names)))
     for j, name in enumerate(names):
         X[:, j] = parse_floats(columns[header.index(name)], name, lines, path)
+    if not read_target:
+        return ModelData(X, None, f"{path.name} ({len(X)} rows)")
     if target not in header:
         if need_target:
             raise ValueError(
@@ -343,7 +379,9 @@ def _csv_rows(card: ModelCard, path: Path, target: str | None, need_target: bool
     return ModelData(X, y, f"{path.name} ({len(X)} rows)")
 
 
-def _npz_rows(card: ModelCard, path: Path, target: str | None, need_target: bool) -> ModelData:
+def _npz_rows(
+    card: ModelCard, path: Path, target: str | None, need_target: bool, read_target: bool
+) -> ModelData:
     with open(path, "rb") as f:
         try:
             archive = np.load(f, allow_pickle=False)
@@ -357,7 +395,7 @@ def _npz_rows(card: ModelCard, path: Path, target: str | None, need_target: bool
             key = target or "y"
             try:
                 X = archive["X"]
-                y = archive[key] if key in archive.files else None
+                y = archive[key] if read_target and key in archive.files else None
             except ValueError as exc:
                 raise ValueError(f"DATA {str(path)!r}: {exc}") from None
     if X.ndim != 2 or X.dtype.kind not in "biuf":
