@@ -37,6 +37,7 @@ USER_ERRORS = (
     NotADirectoryError,
     PermissionError,
     ModelFileError,
+    MemoryError,  # a network too large for the machine, as the options asked
 )
 DEBUG_ENV = "HANDGRAD_DEBUG"
 #: The options of ``handgrad train`` that a divergence's advice names.
@@ -154,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help=f"show the traceback of an error (or {DEBUG_ENV}=1)"
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_help(commands)
     _add_demo(commands)
     _add_train(commands)
     _add_evaluate(commands)
@@ -162,7 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_summary(commands)
     _add_trace(commands)
     _add_export(commands)
+    for command in commands.choices.values():
+        # Accepted after the command too; SUPPRESS keeps a --debug given before it.
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
+
+
+def _add_help(commands) -> None:
+    p = commands.add_parser(
+        "help",
+        help="this list, or a command's options ('handgrad help train')",
+        description="Print the list of commands, or the options of COMMAND.",
+    )
+    p.add_argument("topic", nargs="?", metavar="COMMAND", choices=COMMANDS)
 
 
 def _add_demo(commands) -> None:
@@ -400,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         _error_line("handgrad", f"choose a command: {', '.join(COMMANDS)} (see --help)")
         return 2
+    if args.command == "help":
+        return main([args.topic, "--help"] if args.topic else ["--help"])
     prog = f"handgrad {args.command}"
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:

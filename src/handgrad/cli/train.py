@@ -355,9 +355,13 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
         n_out = 1 if loss_name == "bce" else len(ds.classes)
     else:
         n_out = 1 if y.ndim == 1 else y.shape[1]
-    model = build_network(
-        X.shape[1], spec.layers, n_out, spec.activation, spec.dropout, dtype, init_seed
-    )
+    try:
+        model = build_network(
+            X.shape[1], spec.layers, n_out, spec.activation, spec.dropout, dtype, init_seed
+        )
+    except MemoryError as exc:
+        widths = ",".join(str(w) for w in spec.layers) or "none"
+        raise MemoryError(f"--layers {widths}: {exc}") from None
     loss = make_loss(loss_name)
     optimizer = make_optimizer(spec, model)
     validation = parts.get("validation")
