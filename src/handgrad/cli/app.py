@@ -132,6 +132,16 @@ def layer_sizes(text: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
+def delimiter(text: str) -> str:
+    """One character; ``tab`` (or ``\\t``) for a tab."""
+    value = "\t" if text in ("tab", "\\t") else text
+    if len(value) != 1 or value in '\r\n"':
+        raise argparse.ArgumentTypeError(
+            f"expected one character (or 'tab'), other than a quote or a line break, got {text!r}"
+        )
+    return value
+
+
 def column_names(text: str) -> tuple[str, ...]:
     """``"id, name"`` → ``("id", "name")``."""
     names = tuple(name.strip() for name in text.split(","))
@@ -240,6 +250,7 @@ def _add_train(commands) -> None:
     source.add_argument(
         "--limit", type=positive_int, metavar="ROWS", help="use only the first ROWS training rows"
     )
+    _add_csv_options(source)
     net = p.add_argument_group("network")
     net.add_argument(
         "--layers",
@@ -315,11 +326,39 @@ def _add_train(commands) -> None:
     )
 
 
+def _add_csv_options(p) -> None:
+    p.add_argument(
+        "--delimiter",
+        type=delimiter,
+        default=",",
+        metavar="CHAR",
+        help="the CSV file's field separator (default ','; 'tab' for a tab)",
+    )
+    p.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_false",
+        help="the CSV file has no header row: its columns are named 1, 2, …",
+    )
+
+
+def _add_unknown_categories(p) -> None:
+    p.add_argument(
+        "--unknown-categories",
+        choices=("error", "ignore"),
+        default="error",
+        help="a text cell of a category the model never saw: an error naming it (default), or "
+        "encoded as all zeros",
+    )
+
+
 def _add_model_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="a model file written by 'handgrad train'")
     p.add_argument("data", nargs="?", metavar="DATA", help="a .csv or .npz file")
     p.add_argument("--dataset", choices=NAMES, help="a built-in data set's test part instead")
     p.add_argument("--target", metavar="COL", help="the target column (default: the model's)")
+    _add_csv_options(p)
+    _add_unknown_categories(p)
 
 
 def _add_evaluate(commands) -> None:
@@ -340,9 +379,18 @@ def _add_predict(commands) -> None:
         "training data, text too) for a classifier, the value for regression.",
     )
     _add_model_data(p)
-    p.add_argument("--out", metavar="CSV", help="write here instead of standard output")
+    p.add_argument(
+        "--out", metavar="CSV", help="write here instead of standard output ('-' for it too)"
+    )
     p.add_argument(
         "--probabilities", action="store_true", help="add a column per class: its probability"
+    )
+    p.add_argument(
+        "--keep",
+        type=column_names,
+        default=(),
+        metavar="COLS",
+        help="copy these columns of DATA (e.g. id) into the predictions, before them",
     )
 
 
@@ -372,6 +420,8 @@ def _add_trace(commands) -> None:
     p.add_argument("--input", metavar="NUMBERS", help="the row's features, e.g. 0.1,2,3.5")
     p.add_argument("--data", metavar="FILE", help="take the row from this .csv or .npz file")
     p.add_argument("--dataset", choices=NAMES, help="take the row from a data set's test part")
+    _add_csv_options(p)
+    _add_unknown_categories(p)
     p.add_argument(
         "--row", type=positive_int, default=1, help="the row of --data or --dataset (from 1)"
     )

@@ -22,7 +22,7 @@ from ..nn.dense import Dense
 from ..nn.sequential import Sequential
 from ..saving.model_files import load
 from . import demo as demo_command
-from .data import ModelCard, check_file, encode_labels, parse_numbers, read_model_data
+from .data import CsvOptions, ModelCard, check_file, encode_labels, parse_numbers, read_model_data
 from .outputs import (
     STDOUT,
     check_output,
@@ -45,6 +45,14 @@ from .train import TrainSpec, make_loss
 from .train import train as run_training
 
 # Shared helpers ---------------------------------------------------------------------------------
+
+
+def _reading(args: argparse.Namespace) -> dict:
+    """How a command reads its DATA: the CSV options, and unseen categories."""
+    return {
+        "csv_options": CsvOptions(args.delimiter, args.header),
+        "unknown": args.unknown_categories,
+    }
 
 
 def _load_card(path: str) -> tuple[Sequential, ModelCard]:
@@ -97,6 +105,7 @@ def train(args: argparse.Namespace) -> int:
         limit=args.limit,
         checkpoint=args.checkpoint,
         resume=args.resume,
+        csv=CsvOptions(args.delimiter, args.header),
         verbose=args.verbose,
         distributed=args.distributed,
     )
@@ -119,7 +128,11 @@ def train(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     existed = check_output(args.confusion, "--confusion", {"MODEL": args.model, "DATA": args.data})
     model, card = _load_card(args.model)
-    data = read_model_data(card, args.data, args.dataset, args.target, need_target=True)
+    data = read_model_data(
+        card, args.data, args.dataset, args.target, need_target=True, **_reading(args)
+    )
+    for note in data.notes:
+        print(note, file=sys.stderr)
     X = card.standardizer.transform(data.X, model.dtype)
     loss = make_loss(card.loss)
     scores = model.evaluate(X, loss_targets(data.y, card.loss, model.dtype), loss=loss)
@@ -138,7 +151,14 @@ def predict(args: argparse.Namespace) -> int:
     existed = to_stdout or check_output(args.out, "--out", {"MODEL": args.model, "DATA": args.data})
     model, card = _load_card(args.model)
     data = read_model_data(
-        card, args.data, args.dataset, args.target, need_target=False, read_target=False
+        card,
+        args.data,
+        args.dataset,
+        args.target,
+        need_target=False,
+        read_target=False,
+        keep=args.keep,
+        **_reading(args),
     )
     outputs = model.predict(card.standardizer.transform(data.X, model.dtype))
     if card.task == "classification":
@@ -155,6 +175,14 @@ def predict(args: argparse.Namespace) -> int:
         n = outputs.shape[1]
         header = [card.target_name] if n == 1 else [f"{card.target_name}_{j}" for j in range(n)]
         columns = [[str(v) for v in outputs[:, j]] for j in range(n)]
+    clash = [name for name in args.keep if name in header]
+    if clash:
+        raise ValueError(
+            f"--keep: {', '.join(repr(n) for n in clash)} is also the name of a predictions "
+            "column; rename that column in DATA to keep it"
+        )
+    header = [*args.keep, *header]
+    columns = [list(data.kept[name]) for name in args.keep] + columns
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -189,6 +217,13 @@ def summary(args: argparse.Namespace) -> int:
     names = card.feature_names
     shown = "" if names is None else f" ({', '.join(names[:5])}{', …' if len(names) > 5 else ''})"
     print(f"target: {card.target_name}; {card.n_features} features{shown}")
+    if meta.get("columns") is not None:
+        print("columns, as the training rows taught:")
+        for line in card.encoder.describe():
+            print(f"  {line}")
+        ignored = meta.get("training", {}).get("ignore") or []
+        for name in ignored:
+            print(f"  {name}: ignored (--ignore)")
     print("input: standardised, (x − mean) / scale, with the training rows' mean and scale")
     t = meta.get("training", {})
     if t:
@@ -262,7 +297,7 @@ def _trace_row(args: argparse.Namespace, card: ModelCard) -> tuple[np.ndarray, A
             )
         where = "the given input"
     else:
-        data = read_model_data(card, args.data, args.dataset, None, need_target=False)
+        data = read_model_data(card, args.data, args.dataset, None, False, **_reading(args))
         if args.row > len(data.X):
             raise ValueError(f"--row {args.row}: {data.description} has {len(data.X)} rows")
         x = np.asarray(data.X[args.row - 1], dtype=np.float64)

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import Dataset
 from ..datasets.splits import held_out_count, split_indices
 from ..distributed import shard
 from ..nn import (
@@ -30,7 +29,7 @@ from ..nn import (
 from ..nn.layer import activations
 from ..optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from ..train import Checkpoint, CosineLR, EarlyStopping, History, WarmupLR
-from .data import CLI_FORMAT, Standardizer, load_training_data
+from .data import CLI_FORMAT, CsvOptions, Standardizer, TrainingData, load_training_data
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
@@ -72,6 +71,7 @@ class TrainSpec:
     limit: int | None = None
     checkpoint: str | None = None
     resume: str | None = None
+    csv: CsvOptions = field(default_factory=CsvOptions)
     verbose: int = 1
     distributed: bool = False
 
@@ -130,7 +130,7 @@ def default_loss(task: str) -> str:
     return "cross_entropy" if task == "classification" else "mse"
 
 
-def check_loss(loss: str, ds: Dataset) -> None:
+def check_loss(loss: str, ds: TrainingData) -> None:
     """Refuse a loss that cannot learn this data set's target."""
     if ds.task == "classification" and loss == "mse":
         raise ValueError(
@@ -149,7 +149,7 @@ def check_loss(loss: str, ds: Dataset) -> None:
         )
 
 
-def check_classes(ds: Dataset, y: np.ndarray) -> None:
+def check_classes(ds: TrainingData, y: np.ndarray) -> None:
     """A classifier needs two classes among its training rows."""
     present = np.unique(y)
     if len(present) < 2:
@@ -161,7 +161,7 @@ def check_classes(ds: Dataset, y: np.ndarray) -> None:
         )
 
 
-def check_target_range(ds: Dataset, y: np.ndarray, dtype: np.dtype) -> None:
+def check_target_range(ds: TrainingData, y: np.ndarray, dtype: np.dtype) -> None:
     """Regression targets whose squares fit ``dtype``: the saved model predicts and scores them
     in their own unit, and the loss squares their errors."""
     info = np.finfo(dtype)
@@ -318,12 +318,12 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
             "--early-stopping watches the validation loss, but --val-split 0 holds out no rows: "
             "give --val-split (e.g. 0.1), or leave out --early-stopping"
         )
-    ds = load_training_data(spec.data, spec.dataset, spec.target, spec.task, dtype, spec.ignore)
+    ds = load_training_data(
+        spec.data, spec.dataset, spec.target, spec.task, dtype, spec.ignore, spec.csv
+    )
     loss_name = spec.loss or default_loss(ds.task)
     check_loss(loss_name, ds)
-    X, y = ds.X_train, ds.y_train
-    if spec.limit is not None:
-        X, y = X[: spec.limit], y[: spec.limit]
+    y = ds.y if spec.limit is None else ds.y[: spec.limit]
     classification = ds.task == "classification"
     if classification:
         check_classes(ds, y)
@@ -334,6 +334,8 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
     keep = held = None
     if spec.val_split:
         keep, held = validation_rows(spec.val_split, y, classification, split_seed)
+    # A CSV file's columns are encoded as the training rows alone say (categories, fills).
+    X, encoder = ds.features(len(y), keep)
     X_fit, y_fit = (X, y) if keep is None else (X[keep], y[keep])
     standardizer = Standardizer.fit(X_fit)
     coding = TargetCoding(loss_name, y_fit, dtype)
@@ -349,7 +351,9 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
         raw["test"] = (ds.X_test, ds.y_test)
     parts = {name: part(*xy) for name, xy in raw.items()}
     if on_data is not None:
-        on_data(_describe_data(ds, parts))
+        on_data(_describe_data(ds, X, parts))
+        for line in [*ds.notes, *(encoder.report if encoder is not None else ())]:
+            on_data(f"  {line}")
 
     if classification:
         n_out = 1 if loss_name == "bce" else len(ds.classes)
@@ -403,7 +407,8 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
         "task": ds.task,
         "loss": loss_name,
         "classes": ds.classes.tolist() if classification else None,
-        "feature_names": ds.feature_names,
+        "feature_names": ds.feature_names if encoder is None else encoder.feature_names,
+        "columns": None if encoder is None else encoder.to_json(),
         "target_name": ds.target_name,
         "n_features": int(X.shape[1]),
         "standardize": standardizer.to_json(),
@@ -414,7 +419,7 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
     return TrainResult(model, history, metadata, parts, loss, results)
 
 
-def _describe_data(ds: Dataset, parts: dict[str, Split]) -> str:
+def _describe_data(ds: TrainingData, X: np.ndarray, parts: dict[str, Split]) -> str:
     rows = ", ".join(f"{len(p)} {name}" for name, p in parts.items())
     kind = f"{len(ds.classes)} classes" if ds.task == "classification" else "regression"
-    return f"data: {ds.name}, {ds.X_train.shape[1]} features, {kind}; rows: {rows}"
+    return f"data: {ds.name}, {X.shape[1]} features, {kind}; rows: {rows}"
