@@ -42,7 +42,9 @@ def test_numbers_text_and_missing_cells(engine, tmp_path):
     size = table["size"].values.astype(float)
     assert table["size"].kind == "number" and np.isnan(size[1])
     assert size[~np.isnan(size)].tolist() == [50, 70, 80, 90, 60]
-    assert table.lines is None if engine == "pyarrow" else table.lines.tolist() == [2, 3, 4, 5, 6, 7]
+    assert (
+        table.lines is None if engine == "pyarrow" else table.lines.tolist() == [2, 3, 4, 5, 6, 7]
+    )
 
 
 def test_load_csv_encodes_and_says_what_it_did(tmp_path):
