@@ -46,6 +46,10 @@ _PLAIN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 #: The delimiters a one-column header is checked for, to say which one the file uses.
 _OTHER_DELIMITERS = (";", "\t", "|", ",")
 KINDS = ("auto", "number", "text", "raw")
+#: Bytes of the file pyarrow parses at a time (a block per task when it reads on several threads).
+_ARROW_BLOCK = 4 << 20
+#: Rows of the feature matrix written at a time (1024 rows of a few hundred columns: a few MB).
+_BLOCK_ROWS = 1024
 #: How the Python API names its options in messages; the command line passes its own.
 PYTHON_SPELLING = {
     "delimiter": "delimiter={!r}",
@@ -327,6 +331,7 @@ def column_from_cells(
         values = np.full(len(stripped), np.nan)
         for i in np.flatnonzero(numbers):
             values[i] = float(stripped[i])
+        values += 0.0  # -0 is 0, as pyarrow reads an integer column
         infinite = np.flatnonzero(np.isinf(values))
         if len(infinite):
             i = int(infinite[0])
@@ -376,8 +381,12 @@ def _read_with_arrow(pa, path, delimiter, names, header, wanted, kinds) -> Table
         timestamp_parsers=[],  # nor a date
         check_utf8=True,
     )
-    read = arrow_csv.ReadOptions(column_names=names, skip_rows=1 if header else 0)
-    parse = arrow_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    read = arrow_csv.ReadOptions(
+        column_names=names, skip_rows=1 if header else 0, block_size=_ARROW_BLOCK
+    )
+    # A line break inside quotes splits its row, which then has too few fields and too many: for
+    # two columns or more that is always an error, and the csv reader reads such a file.
+    parse = arrow_csv.ParseOptions(delimiter=delimiter, newlines_in_values=len(names) < 2)
     try:
         frame = arrow_csv.read_csv(
             path, read_options=read, parse_options=parse, convert_options=convert
@@ -387,10 +396,11 @@ def _read_with_arrow(pa, path, delimiter, names, header, wanted, kinds) -> Table
     n_rows = frame.num_rows
     if n_rows == 0:
         return None
+    arrays = dict(zip(frame.column_names, frame.columns))
+    del frame
     columns = {}
     for name in wanted:
-        data = frame.column(name)
-        frame = frame.drop_columns([name])  # its buffers go as soon as its array is made
+        data = arrays.pop(name)  # its buffers go as soon as its NumPy array is made
         kind = kinds.get(name, "auto")
         kind_of = data.type
         if kind in ("auto", "number") and (
@@ -403,7 +413,11 @@ def _read_with_arrow(pa, path, delimiter, names, header, wanted, kinds) -> Table
                 return None  # a NaN or an infinity written as such: the csv reader names it
             values = data.to_numpy()
             if values.dtype.kind != "i" or data.null_count:
-                values = values.astype(np.float64, copy=False)
+                values = values.astype(np.float64) + 0.0  # -0.0 is 0.0, as in an integer column
+            elif len(values):  # integers are kept in the narrowest type that holds them exactly
+                low, high = values.min(), values.max()
+                narrow = np.result_type(np.min_scalar_type(low), np.min_scalar_type(high))
+                values = values.astype(narrow, copy=False)
             columns[name] = Column(name, "number", values)
         elif kind in ("auto", "number") and pa.types.is_null(kind_of):
             columns[name] = Column(name, "number", np.full(n_rows, np.nan))
@@ -414,6 +428,10 @@ def _read_with_arrow(pa, path, delimiter, names, header, wanted, kinds) -> Table
                 return None  # a bad cell: the csv reader names its line
         else:
             return None
+    del data, arrays
+    # Hand the parser's memory back now, before the feature matrix is allocated: the peak is then
+    # the parser's, not the parser's plus the matrix's.
+    pa.default_memory_pool().release_unused()
     return Table(path, list(wanted), columns, n_rows, None)
 
 
@@ -518,6 +536,7 @@ class TableEncoder:
             raise ValueError(f"unknown must be 'error' or 'ignore', got {unknown!r}")
         n = table.n_rows if rows is None else len(rows)
         X = np.zeros((n, self.n_features))
+        numbers: list[tuple[int, np.ndarray]] = []  # written by blocks of rows, below
         j = 0
         for coding in self.columns:
             if coding.name not in table.columns:
@@ -529,7 +548,6 @@ class TableEncoder:
                     raise ValueError(
                         f"{table.path}, column {coding.name!r}: expected numbers, got text"
                     )
-                X[:, j] = values
                 if values.dtype.kind == "f" and np.isnan(values).any():
                     if coding.fill is None:
                         i = int(np.flatnonzero(np.isnan(values))[0])
@@ -538,7 +556,8 @@ class TableEncoder:
                             f"{(i if rows is None else int(rows[i])) + 1} is missing, and this "
                             "encoding has no value to fill it with"
                         )
-                    np.copyto(X[:, j], coding.fill, where=np.isnan(values))
+                    values = np.where(np.isnan(values), coding.fill, values)
+                numbers.append((j, values))
                 j += 1
                 continue
             if column.kind != "text":
@@ -561,6 +580,12 @@ class TableEncoder:
             hit = np.flatnonzero(slots >= 0)
             X[hit, j + slots[hit]] = 1.0
             j += len(coding.categories)
+        # Column by column into the row-major X, a block of rows at a time: each block stays in
+        # the cache while its columns are written (whole columns at once would be ~5x slower).
+        for start in range(0, n, _BLOCK_ROWS):
+            block = X[start : start + _BLOCK_ROWS]
+            for j, values in numbers:
+                block[:, j] = values[start : start + _BLOCK_ROWS]
         return X
 
     def read_csv(
