@@ -133,7 +133,7 @@ def read_training_table(
         cells = [c for c, k in zip(cells, keep) if k]
     try:
         y, classes, task = _csv_target(cells, task, target, table.lines, path)
-    except _LinesNeededError:  # pandas read the file: the csv reader says on which line
+    except _LinesNeededError:  # pyarrow read the file: the csv reader says on which line
         return read_training_table(
             path, target, task, delimiter=delimiter, header=header, ignore=ignore,
             spelling=spelling, engine="csv",

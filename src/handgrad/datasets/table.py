@@ -75,7 +75,8 @@ def is_number(cell: str) -> bool:
 class Column:
     """One column as read.
 
-    ``kind`` "number": ``values`` float64 (NaN where missing) or int64 (no cell missing).
+    ``kind`` "number": ``values`` float64 (NaN where missing), or integers of the narrowest type
+    that holds them (no cell missing).
     ``kind`` "text": ``values`` int64 codes into ``labels`` (the distinct stripped cells, sorted),
     -1 where missing. ``kind`` "raw": ``values`` an object array of the cells as they are.
     """
@@ -84,30 +85,6 @@ class Column:
     kind: str
     values: np.ndarray
     labels: np.ndarray | None = None
-
-    @property
-    def missing(self) -> np.ndarray:
-        """A mask of the missing cells."""
-        if self.kind == "number":
-            return (
-                np.isnan(self.values)
-                if self.values.dtype.kind == "f"
-                else np.zeros(len(self.values), bool)
-            )
-        if self.kind == "text":
-            return self.values < 0
-        return np.zeros(len(self.values), bool)
-
-    def cells(self) -> np.ndarray:
-        """The column as text (object array), missing cells as ``""``."""
-        if self.kind == "raw":
-            return self.values
-        if self.kind == "text":
-            out = np.array([""] * len(self.values), dtype=object)
-            present = self.values >= 0
-            out[present] = self.labels[self.values[present]]
-            return out
-        return np.array(["" if v != v else repr(float(v)) for v in self.values], dtype=object)
 
 
 @dataclass(frozen=True, eq=False)
