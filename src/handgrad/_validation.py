@@ -75,30 +75,6 @@ def check_finite(arr: np.ndarray, name: str) -> None:
         )
 
 
-def check_magnitude(arr: Any, name: str, dtype: np.dtype) -> None:
-    """Refuse values so large that squaring them, as training does, overflows ``dtype``: above
-    √(largest ``dtype``), about 1.8e19 in float32 and 1.3e154 in float64. Read in chunks of rows,
-    like :func:`check_finite`, so that a memmap is never loaded whole."""
-    info = np.finfo(dtype)
-    limit = float(np.sqrt(info.max))
-    shape = tuple(arr.shape)
-    if not shape or shape[0] == 0 or np.dtype(arr.dtype).kind not in "iuf":
-        return
-    row_size = max(1, int(np.prod(shape[1:])))
-    rows = max(1, _CHUNK_ELEMENTS // row_size)
-    for start in range(0, shape[0], rows):
-        chunk = np.asarray(arr[start : start + rows])
-        peak = max(abs(float(chunk.max())), abs(float(chunk.min())))
-        if peak > limit:
-            where = tuple(int(i) for i in np.argwhere(np.abs(chunk.astype(np.float64)) > limit)[0])
-            index = (where[0] + start, *where[1:])
-            raise ValueError(
-                f"{name} holds values as large as {peak:.3g} (the first at index {index}), too "
-                f"large to train on in {np.dtype(dtype)}: their squares overflow beyond "
-                f"{info.max:.3g}; standardise them first, (x − mean) / std"
-            )
-
-
 def as_input_array(value: Any, name: str, *, ndim: int | None = None, finite: bool = True):
     """A numeric ndarray with the given number of dimensions, finite unless ``finite=False``."""
     arr = as_numeric_array(value, name)

@@ -28,7 +28,6 @@ from .._validation import (
     as_row_data,
     check_bool,
     check_int,
-    check_magnitude,
     check_positive,
     describe,
     make_rng,
@@ -153,7 +152,6 @@ def fit(
     """
     parallel = distributed is not False and distributed is not None
     X, y = _check_data(X, y, "X", "y", allow_empty=parallel)
-    check_magnitude(X, "X", model.dtype)
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a Loss such as hg.CrossEntropyLoss(), got {describe(loss)}")
     if not isinstance(optimizer, Optimizer):
