@@ -343,3 +343,10 @@ def test_a_model_of_the_first_metadata_version_still_works(
     expected = capsys.readouterr().out
     assert main(["predict", str(old), str(animals)]) == 0
     assert capsys.readouterr().out == expected
+
+
+def test_export_of_a_model_with_categories_says_what_it_takes(flats_model, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    assert main(["export", str(flats_model), "--onnx", str(tmp_path / "f.onnx")]) == 0
+    out = capsys.readouterr().out
+    assert "it takes the 4 encoded features, in the order 'handgrad summary' lists" in out

@@ -341,6 +341,12 @@ def export(args: argparse.Namespace) -> int:
         card = ModelCard.from_metadata(model.metadata, args.model)
         fold_standardization(model, card.standardizer.mean, card.standardizer.scale)
         note = "it takes the raw features (the standardisation is folded into the first layer)"
+        if any(c.kind == "categories" for c in (card.encoder.columns if card.encoder else ())):
+            note = (
+                f"it takes the {card.n_features} encoded features, in the order 'handgrad "
+                "summary' lists (text columns one-hot, missing cells filled by the caller; the "
+                "standardisation is folded into the first layer)"
+            )
     protos = []
     write_atomically(
         args.onnx, lambda tmp: protos.append(export_onnx(model, tmp, opset=args.opset))
