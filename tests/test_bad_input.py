@@ -168,6 +168,20 @@ def fit_with(**kwargs):
 
 
 P = [hg.Parameter(np.ones(2))]
+
+
+def fit_with_data(X, y):
+    model = mlp()
+    return model.fit(X, y, loss=hg.CrossEntropyLoss(), optimizer=hg.SGD(model.parameters(), lr=0.1))
+
+
+def tied(dense):
+    """A second Dense holding the first one's weight Parameter."""
+    other = hg.Dense(3, 3)
+    other.weight = dense.weight
+    return other
+
+
 HYPERPARAMETERS = [
     ("SGD lr=0", lambda: hg.SGD(P, lr=0), ValueError, r"lr must be > 0, got 0"),
     ("SGD lr=-1", lambda: hg.SGD(P, lr=-1), ValueError, r"lr must be > 0, got -1"),
@@ -234,6 +248,59 @@ HYPERPARAMETERS = [
         lambda: fit_with(optimizer=hg.SGD(mlp().parameters(), lr=0.1)),
         ValueError,
         r"optimizer does not hold 4 of the model's parameters",
+    ),
+    (
+        "optimizer holding another model's parameters too",
+        lambda: (m := mlp()).fit(
+            X, Y, loss=hg.CrossEntropyLoss(), optimizer=hg.SGD(m.parameters() + P, lr=0.1)
+        ),
+        ValueError,
+        r"optimizer holds 1 parameters that are not the model's \(shapes \(2,\)\): fit would "
+        r"change them too",
+    ),
+    (
+        "one layer twice",
+        lambda: hg.Sequential([d := hg.Dense(3, 3), hg.ReLU(), d]),
+        ValueError,
+        r"layers: Dense\(3→3\) appears twice in the network, at layers\[0\] and layers\[2\]",
+    ),
+    (
+        "one activation twice",
+        lambda: hg.Sequential([a := hg.ReLU(), hg.Dense(3, 3), a]),
+        ValueError,
+        r"layers: ReLU\(\) appears twice in the network, at layers\[0\] and layers\[2\]",
+    ),
+    (
+        "one Parameter in two layers",
+        lambda: hg.Sequential([d := hg.Dense(3, 3), tied(d)]),
+        ValueError,
+        r"layers: the parameters 0.weight and 1.weight are one Parameter object",
+    ),
+    (
+        "masked X",
+        lambda: fit_with_data(np.ma.masked_greater(X, 1.5), Y),
+        TypeError,
+        r"X is a masked array with 2 masked values, and handgrad would ignore the mask",
+    ),
+    (
+        "masked y",
+        lambda: fit_with_data(X, np.ma.masked_equal(Y, 0)),
+        TypeError,
+        r"y is a masked array with 3 masked values",
+    ),
+    (
+        "accuracy on regression targets",
+        lambda: mlp().evaluate(X, X[:, :2], loss=hg.MSELoss(), metrics=["accuracy"]),
+        ValueError,
+        r"metrics: accuracy counts correct classes, but the targets of MSELoss are numbers, "
+        r"not classes \(such as 0.1\); use 'mae' or 'r2'",
+    ),
+    (
+        "evaluate on values that overflow",
+        lambda: mlp().evaluate(X * 1e200, np.eye(2)[Y], loss=hg.MSELoss(), metrics=None),
+        ValueError,
+        r"X is out of range for this network: "
+        r"(computing its outputs gave overflow|its loss is inf)",
     ),
     ("Dense n_in=0", lambda: hg.Dense(0, 3), ValueError, r"n_in must be >= 1, got 0"),
     (

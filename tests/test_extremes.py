@@ -150,3 +150,24 @@ def test_sigmoid_and_tanh_networks_on_inputs_of_1000(dtype):
     for act in (hg.Sigmoid, hg.Tanh):
         out = mlp(dtype, act).predict(X)
         assert np.isfinite(out).all() and out.dtype == dtype
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scale"), [(np.float64, 1e300), (np.float32, 1.5e38)], ids=["1e300", "float32 3e38"]
+)
+def test_features_near_the_top_of_the_range_stop_cleanly(dtype, scale):
+    """No NumPy warning escapes (warnings are errors here): the first overflow stops the step."""
+    X = (np.arange(60.0).reshape(20, 3) / 60 * scale).astype(dtype)
+    model = hg.Sequential(
+        [hg.Dense(3, 4, rng=0, dtype=dtype), hg.ReLU(), hg.Dense(4, 2, rng=1, dtype=dtype)]
+    )
+    with pytest.raises(hg.TrainingDiverged, match=r"overflow encountered in dot"):
+        model.fit(
+            X,
+            np.arange(20) % 2,
+            loss=hg.CrossEntropyLoss(),
+            optimizer=hg.SGD(model.parameters(), lr=0.1),
+            epochs=5,
+        )
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    record("divergences stopped cleanly", 1)

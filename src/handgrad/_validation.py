@@ -24,7 +24,19 @@ def describe(value: Any) -> str:
 
 
 def as_numeric_array(value: Any, name: str) -> np.ndarray:
-    """``value`` as an ndarray of real numbers (bool, int or float), not copied if it is one."""
+    """``value`` as an ndarray of real numbers (bool, int or float), not copied if it is one.
+
+    A masked array with masked elements is refused: handgrad computes on every element, so the
+    mask would be silently ignored."""
+    if isinstance(value, np.ma.MaskedArray):
+        if np.ma.is_masked(value):
+            masked = int(np.ma.count_masked(value))
+            raise TypeError(
+                f"{name} is a masked array with {masked} masked value{'s' * (masked != 1)}, and "
+                "handgrad would ignore the mask: fill them first (x.filled(value)) or leave "
+                "those rows out"
+            )
+        value = value.data
     if isinstance(value, np.ndarray):
         arr = value
     else:

@@ -1,5 +1,7 @@
 """Errors of handgrad's own (argument errors are the built-in ValueError and TypeError)."""
 
+from typing import ClassVar
+
 
 class ModelFileError(ValueError):
     """A model or checkpoint file that cannot be loaded: missing, truncated, corrupted, foreign,
@@ -11,13 +13,48 @@ class TrainingDiverged(ArithmeticError):  # noqa: N818  (names an event, like St
 
     Raised before the optimizer applies the step that would have used it, so the model keeps the
     weights of the last finite step. ``epoch`` and ``batch`` (0-based) say where it happened.
+
+    The message ends with advice in the words of ``fit``'s arguments; :meth:`message` gives it in
+    another interface's words (the command line's ``--lr``). A weight decay ``λ`` with
+    ``lr · λ ≥ 1`` is blamed rather than the learning rate: each step then takes ``lr · λ · w``
+    off weights ``w``, which overshoots zero and grows without bound.
     """
 
-    def __init__(self, epoch: int, batch: int, reason: str, lr: float | None = None):
+    #: How ``fit`` spells each remedy; :meth:`message` takes another interface's spelling.
+    OPTIONS: ClassVar[dict[str, str]] = {
+        "lr": "lr=",
+        "gradient_clip": "gradient_clip=",
+        "weight_decay": "weight_decay=",
+    }
+
+    def __init__(
+        self,
+        epoch: int,
+        batch: int,
+        reason: str,
+        lr: float | None = None,
+        weight_decay: float = 0.0,
+    ):
         self.epoch, self.batch, self.reason = epoch, batch, reason
+        self.lr, self.weight_decay = lr, weight_decay
+        super().__init__(self.message())
+
+    def message(self, options: dict[str, str] | None = None) -> str:
+        """The error, with the remedies named as ``options`` spells them (see ``OPTIONS``)."""
+        spell = {**self.OPTIONS, **(options or {})}
+        lr, decay = self.lr, self.weight_decay
         hint = f" (lr = {lr:g})" if lr is not None else ""
-        super().__init__(
-            f"training diverged at epoch {epoch + 1}, batch {batch + 1}: {reason}{hint}; the model "
-            "keeps the weights of the last finite step. Try a smaller learning rate or "
-            "gradient_clip="
+        text = (
+            f"training diverged at epoch {self.epoch + 1}, batch {self.batch + 1}: "
+            f"{self.reason}{hint}; the model keeps the weights of the last finite step. "
+        )
+        if lr is not None and decay and lr * decay >= 1:
+            return text + (
+                f"The weight decay is too strong: each step takes lr · weight_decay = "
+                f"{lr * decay:g} times the weights off them, which overshoots zero; try "
+                f"{spell['weight_decay']} below 1 / lr = {1 / lr:g}"
+            )
+        return text + (
+            f"Try a smaller learning rate ({spell['lr']}) or clipping the gradient norm "
+            f"({spell['gradient_clip']}, e.g. 1.0)"
         )

@@ -137,3 +137,62 @@ def test_errors_from_a_process_have_no_traceback(tmp_path):
     assert "is not a model file: 4 bytes is too short" in result.stderr
     result = run(["train", "--dataset", "digits", "--layers", "1,-2"])
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+# Unclear answers made clear ------------------------------------------------------------------
+
+
+def test_debug_is_accepted_after_the_command_too(monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("something inside broke")
+
+    monkeypatch.setattr(cli_commands, "summary", broken)
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    with pytest.raises(RuntimeError):
+        main(["summary", "x", "--debug"])
+    with pytest.raises(RuntimeError):
+        main(["--debug", "summary", "x"])
+    err = one_line_error(capsys, ["summary", "x"], code=1)
+    assert "(run with --debug or HANDGRAD_DEBUG=1 for the traceback)" in err
+
+
+def test_help_is_a_command(capsys):
+    assert main(["help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: handgrad") and all(command in out for command in COMMANDS)
+    assert main(["help", "predict"]) == 0
+    assert capsys.readouterr().out.startswith("usage: handgrad predict")
+    err = one_line_error(capsys, ["help", "fly"])
+    assert "argument COMMAND: invalid choice: 'fly'" in err
+
+
+def test_python_dash_m_handgrad_runs_the_command():
+    cmd = [sys.executable, "-m", "handgrad", "--version"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"handgrad {hg.__version__}"
+    result = subprocess.run(
+        [sys.executable, "-m", "handgrad", "summary"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "the following arguments are required: MODEL" in result.stderr
+
+
+def test_an_onnx_file_given_as_model_is_named(animals_model, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    onnx_file = tmp_path / "m.onnx"
+    assert main(["export", str(animals_model), "--onnx", str(onnx_file)]) == 0
+    capsys.readouterr()
+    for argv in (["summary", str(onnx_file)], ["predict", str(onnx_file), "--dataset", "digits"]):
+        err = one_line_error(capsys, argv)
+        assert (
+            f"{str(onnx_file)!r} is not a handgrad model file: it looks like an ONNX model" in err
+        )
+        assert "header claims" not in err
+
+
+def test_a_network_too_large_for_the_machine_says_how_much_it_needs(capsys):
+    err = one_line_error(
+        capsys, ["train", "--dataset", "digits", "--layers", "100000000", "--verbose", "0"]
+    )
+    assert "--layers 100000000: Dense(64→100000000) needs 103.2 GB for its weights" in err
+    assert "this machine has" in err

@@ -193,3 +193,107 @@ def test_progress_on_a_terminal_is_an_animated_bar():
 def test_metadata_is_plain_json(animals_model):
     meta = hg.load(animals_model).metadata
     assert json.loads(json.dumps(meta)) == meta
+
+
+# Refused before training, or trained safely ------------------------------------------------------
+
+
+def test_a_target_of_one_class_is_refused_at_train(tmp_path, capsys):
+    rows = [[i, i * 2, "cat"] for i in range(20)]
+    data = write_csv(tmp_path / "cats.csv", ["a", "b", "species"], rows)
+    err = one_line_error(capsys, ["train", str(data), "--target", "species", *QUICK])
+    assert "the target 'species' holds one class, 'cat', in all 20 training rows" in err
+    assert "a classifier needs at least two" in err
+
+
+def test_early_stopping_needs_validation_rows(capsys):
+    argv = ["train", "--dataset", "digits", *QUICK, "--val-split", "0", "--early-stopping", "3"]
+    err = one_line_error(capsys, argv)
+    assert (
+        "--early-stopping watches the validation loss, but --val-split 0 holds out no rows" in err
+    )
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "fraction", "message"),
+    [
+        (
+            4,
+            "0.1",
+            "--val-split 0.1 holds out 1 of the 4 training rows, but each of the 2 classes with 2 "
+            "or more rows needs rows on both sides, so each side needs at least 2 rows: use a "
+            "--val-split from 0.5 to 0.5, or 0 to train on every row",
+        ),
+        (
+            40,
+            "0.99",
+            "--val-split 0.99 holds out 39 of the 40 training rows, but each of the 2 classes with "
+            "2 or more rows needs rows on both sides, so each side needs at least 2 rows: use a "
+            "--val-split from 0.05 to 0.95, or 0 to train on every row",
+        ),
+    ],
+)
+def test_a_validation_split_that_cannot_be_made_says_what_would(
+    n_rows, fraction, message, tmp_path, capsys
+):
+    rows = [[i, "yes" if i % 2 else "no"] for i in range(n_rows)]
+    data = write_csv(tmp_path / "small.csv", ["a", "answer"], rows)
+    argv = ["train", str(data), "--target", "answer", *QUICK, "--val-split", fraction]
+    err = one_line_error(capsys, argv)
+    assert message in err
+
+
+def test_divergence_advice_names_the_command_line_options(capsys):
+    argv = ["train", "--dataset", "digits", *QUICK, "--optimizer", "sgd", "--lr", "1e6"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training diverged at epoch 1" in err
+    assert (
+        "Try a smaller learning rate (--lr) or clipping the gradient norm (--gradient-clip" in err
+    )
+    assert "gradient_clip=" not in err and "--debug" not in err
+
+
+def test_gradient_clip_keeps_that_run_finite(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    argv = ["train", "--dataset", "digits", *QUICK, "--optimizer", "sgd", "--lr", "1e6"]
+    assert main([*argv, "--gradient-clip", "1e-6", "--out", str(out)]) == 0
+    meta = hg.load(out).metadata
+    assert meta["training"]["gradient_clip"] == 1e-6
+    assert np.isfinite(meta["results"]["training"]["loss"])
+
+
+def test_a_huge_weight_decay_is_blamed_not_the_learning_rate(capsys):
+    argv = ["train", "--dataset", "digits", *QUICK, "--weight-decay", "1e300"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "The weight decay is too strong: each step takes lr · weight_decay = 1e+297" in err
+    assert "try --weight-decay below 1 / lr = 1000" in err and "smaller learning rate" not in err
+
+
+def test_features_near_1e300_train_save_and_predict(tmp_path, capsys):
+    """Standardised in float64 by a power of two first, so nothing overflows and no NumPy warning
+    escapes (pytest turns warnings into errors here)."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((120, 2))
+    rows = [[f"{a * 1e300:.6e}", f"{b:.6f}", "up" if a + b > 0 else "down"] for a, b in X]
+    data = write_csv(tmp_path / "huge.csv", ["a", "b", "move"], rows)
+    out = tmp_path / "m.safetensors"
+    argv = ["train", str(data), "--target", "move", "--layers", "16", "--epochs", "30"]
+    argv += ["--val-split", "0", "--verbose", "0", "--lr", "0.01"]
+    assert main([*argv, "--out", str(out)]) == 0
+    standardize = hg.load(out).metadata["standardize"]
+    column = np.array([float(r[0]) for r in rows])
+    assert standardize["scale"][0] == pytest.approx(np.std(column / 1e300) * 1e300, rel=1e-12)
+    capsys.readouterr()
+    assert main(["predict", str(out), str(data)]) == 0
+    predicted = [r["move"] for r in read_csv(capsys.readouterr().out)]
+    assert np.mean([p == r[2] for p, r in zip(predicted, rows)]) > 0.9
+
+
+def test_a_regression_target_too_large_for_float32(tmp_path, capsys):
+    rows = [[i, 1e25 * (i + 1)] for i in range(30)]
+    data = write_csv(tmp_path / "big.csv", ["a", "y"], rows)
+    err = one_line_error(capsys, ["train", str(data), "--target", "y", *QUICK])
+    assert "the target 'y' reaches 3e+26, too large for float32" in err
+    assert "or use --dtype float64" in err

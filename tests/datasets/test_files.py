@@ -54,22 +54,42 @@ def test_csv_task_override_delimiter_and_byte_order_mark(tmp_path):
             "target 'd' is not a column of {path}; its columns are: a, b, c",
         ),
         (
-            "a,b\n1,0\n\nx,1\n",
+            "a,b\n1,0\n2,1\n\nx,1\n",
             {},
             ValueError,
-            "{path}, line 4, column 'a': expected a finite number, got 'x'",
+            "{path}, line 5, column 'a': expected a finite number, got 'x' (a plain decimal such "
+            "as -12, 3.5 or 1e-3; leave the cell empty or NA for a missing value)",
         ),
         (
-            "a,b\n1,0\n,1\n",
+            "a,b\n1,0\n2,1\n1_000,1\n",
             {},
             ValueError,
-            "{path}, line 3, column 'a': expected a finite number, got ''",
+            "{path}, line 4, column 'a': expected a finite number, got '1_000' (a plain decimal",
         ),
         (
-            "a,b\nnan,0\n",
+            "a,b\n1,0\n2,1\n١٢,1\n",
             {},
             ValueError,
-            "{path}, line 2, column 'a': expected a finite number, got 'nan'",
+            "{path}, line 4, column 'a': expected a finite number, got '١٢' (a plain decimal",
+        ),
+        (
+            "a,b\n1,0\n2,1\ninf,1\n",
+            {},
+            ValueError,
+            "{path}, line 4, column 'a': expected a finite number, got 'inf' (a plain decimal",
+        ),
+        (
+            "a,b\n1,0\n2,1\n1e999,1\n",
+            {},
+            ValueError,
+            "{path}, line 4, column 'a': expected a finite number, got '1e999'",
+        ),
+        (
+            "a,b\nnan,0\nNA,1\n",
+            {},
+            ValueError,
+            "column 'a' of {path} has no value in the training rows: leave it out, or give it "
+            "values",
         ),
         (
             "a,b\n1,0\n2,1,5\n",
@@ -81,7 +101,32 @@ def test_csv_task_override_delimiter_and_byte_order_mark(tmp_path):
         ("a,b\n", {}, ValueError, "{path} has a header but no data rows"),
         ("a,b,a\n1,2,3\n", {}, ValueError, "{path}: the column name 'a' appears more than once"),
         ("b\n1\n", {}, ValueError, "{path} has only the target column 'b'; it needs features too"),
-        ("a,b\n1,x\n2, \n", {}, ValueError, "{path}, line 3, column 'b': the target is empty"),
+        (
+            "a,b\n1, \n2,NA\n",
+            {},
+            ValueError,
+            "{path}, column 'b': the target is missing in every row",
+        ),
+        (
+            "a,b\n1,2\n",
+            dict(ignore=["c"]),
+            ValueError,
+            "ignore: 'c' is not a column of {path}; its columns are: a, b",
+        ),
+        (
+            "1.5,2,3\n4,5,6\n",
+            {},
+            ValueError,
+            "{path}: its first row, '1.5,2,3', holds only numbers: it looks like data, not column "
+            "names; if the file has no header row, give header=False (the columns are then named "
+            "1, 2, …)",
+        ),
+        (
+            "a;b;c\n1;2;3\n",
+            {},
+            ValueError,
+            "{path} has one column, 'a;b;c': its header looks ';'-separated; give delimiter=';'",
+        ),
         (
             "a,b\n1,x\n",
             dict(task="regression"),
@@ -112,7 +157,7 @@ def test_csv_bad_input(tmp_path, text, kwargs, error, message):
     path = write_csv(tmp_path, text)
     with pytest.raises(error) as info:
         datasets.load_csv(path, **(dict(target="b") | kwargs))
-    assert str(info.value) == message.format(path=path)
+    assert str(info.value).startswith(message.format(path=path))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -137,3 +137,13 @@ def test_grad_out_of_the_wrong_shape_is_refused(rng):
     layer.forward(np.ones((4, 3)))
     with pytest.raises(ValueError, match=r"expected grad_out of shape \(4, 2\).*got \(4, 3\)"):
         layer.backward(np.ones((4, 3)))
+
+
+def test_a_layer_too_large_for_memory_says_how_much_it_needs():
+    with pytest.raises(MemoryError) as info:
+        hg.Dense(10, 10**12)
+    # 2 · (10 + 1) · 10¹² float64 weights and gradients, and 10 · 10¹² float64 draws: 256 TB
+    assert str(info.value).startswith(
+        "Dense(10→1000000000000) needs 256.0 TB for its weights, their gradients and the "
+        "initial draw (10 × 1,000,000,000,000 weights), and "
+    )

@@ -192,3 +192,21 @@ def test_predict_keeps_no_reference_to_its_input(rng):
     del X
     gc.collect()
     assert ref() is None
+
+
+def test_a_layer_in_two_places_is_refused_even_when_nested():
+    """Tied weights are refused: backward would use the second place's cached input for both."""
+    inner = hg.Sequential([hg.Dense(2, 2, rng=0), hg.Tanh()])
+    with pytest.raises(ValueError) as info:
+        hg.Sequential([inner, hg.Dense(2, 2, rng=1), inner])
+    assert str(info.value).startswith(
+        "layers: a Sequential of 2 layers appears twice in the network, at layers[0] and layers[2]"
+    )
+    dense = hg.Dense(2, 2, rng=2)
+    with pytest.raises(ValueError, match=r"at layers\[0\]\[0\] and layers\[1\]"):
+        hg.Sequential([hg.Sequential([dense]), dense])
+    # Two layers of the same configuration, each its own object, are fine.
+    assert (
+        len(hg.Sequential([hg.Dense(2, 2, rng=0), hg.ReLU(), hg.Dense(2, 2, rng=0), hg.ReLU()]))
+        == 4
+    )

@@ -6,6 +6,8 @@ import pytest
 from helpers.saving import network
 
 import handgrad as hg
+from handgrad.errors import ModelFileError
+from handgrad.saving import safetensors
 
 
 def test_a_save_replaces_the_file_atomically(tmp_path, monkeypatch):
@@ -40,7 +42,10 @@ def corrupt(path, offset, value):
             "header claims 1152921504606846976 bytes",
         ),
         (lambda p: corrupt(p, 8, ord("x")), "the header is not valid JSON"),
-        (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100)), "not a model file"),
+        (
+            lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100)),
+            "not a handgrad model file: it looks like a PNG image",
+        ),
         (lambda p: p.write_bytes(b""), "too short"),
     ],
 )
@@ -72,3 +77,23 @@ def test_the_same_model_gives_the_same_bytes_and_a_normal_file_mode(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "c.safetensors").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize(
+    ("head", "name", "looks"),
+    [
+        (b"\x08\x07\x12\x08handgrad\x1a\x050.1.0", "m.onnx", "an ONNX model (protocol buffers)"),
+        (b"PK\x03\x04\x14\x00\x00\x00\x00\x00", "data.npz", "a zip archive"),
+        (b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00", "model.pkl", "a Python pickle"),
+        (b"\x93NUMPY\x01\x00v\x00{'descr'", "x.npy", "a NumPy .npy array"),
+        (b"height,weight,species\n1,2,cat\n", "m.safetensors", "text, starting 'height,weight"),
+    ],
+)
+def test_a_foreign_file_is_named_for_what_it_looks_like(head, name, looks, tmp_path):
+    path = tmp_path / name
+    path.write_bytes(head * 4)
+    with pytest.raises(ModelFileError) as info:
+        safetensors.read(path)
+    assert str(info.value).startswith(
+        f"{str(path)!r} is not a handgrad model file: it looks like {looks}"
+    )

@@ -22,7 +22,7 @@ from typing import NoReturn
 
 from .._version import __version__
 from ..datasets import NAMES
-from ..errors import ModelFileError
+from ..errors import ModelFileError, TrainingDiverged
 from ..nn.layer import activations
 from . import commands as subcommands
 from .data import LOSSES
@@ -37,8 +37,15 @@ USER_ERRORS = (
     NotADirectoryError,
     PermissionError,
     ModelFileError,
+    MemoryError,  # a network too large for the machine, as the options asked
 )
 DEBUG_ENV = "HANDGRAD_DEBUG"
+#: The options of ``handgrad train`` that a divergence's advice names.
+DIVERGENCE_OPTIONS = {
+    "lr": "--lr",
+    "gradient_clip": "--gradient-clip",
+    "weight_decay": "--weight-decay",
+}
 #: The subcommands, each a function of the same name in :mod:`handgrad.cli.commands`.
 COMMANDS = ("demo", "train", "evaluate", "predict", "summary", "trace", "export")
 
@@ -125,6 +132,16 @@ def layer_sizes(text: str) -> tuple[int, ...]:
     return tuple(sizes)
 
 
+def delimiter(text: str) -> str:
+    """One character; ``tab`` (or ``\\t``) for a tab."""
+    value = "\t" if text in ("tab", "\\t") else text
+    if len(value) != 1 or value in '\r\n"':
+        raise argparse.ArgumentTypeError(
+            f"expected one character (or 'tab'), other than a quote or a line break, got {text!r}"
+        )
+    return value
+
+
 def column_names(text: str) -> tuple[str, ...]:
     """``"id, name"`` → ``("id", "name")``."""
     names = tuple(name.strip() for name in text.split(","))
@@ -148,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help=f"show the traceback of an error (or {DEBUG_ENV}=1)"
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_help(commands)
     _add_demo(commands)
     _add_train(commands)
     _add_evaluate(commands)
@@ -156,7 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_summary(commands)
     _add_trace(commands)
     _add_export(commands)
+    for command in commands.choices.values():
+        # Accepted after the command too; SUPPRESS keeps a --debug given before it.
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
+
+
+def _add_help(commands) -> None:
+    p = commands.add_parser(
+        "help",
+        help="this list, or a command's options ('handgrad help train')",
+        description="Print the list of commands, or the options of COMMAND.",
+    )
+    p.add_argument("topic", nargs="?", metavar="COMMAND", choices=COMMANDS)
 
 
 def _add_demo(commands) -> None:
@@ -218,6 +250,7 @@ def _add_train(commands) -> None:
     source.add_argument(
         "--limit", type=positive_int, metavar="ROWS", help="use only the first ROWS training rows"
     )
+    _add_csv_options(source)
     net = p.add_argument_group("network")
     net.add_argument(
         "--layers",
@@ -262,6 +295,12 @@ def _add_train(commands) -> None:
         help="share of the training rows held out for validation (0.1; 0 for none)",
     )
     fit.add_argument(
+        "--gradient-clip",
+        type=positive_float,
+        metavar="NORM",
+        help="before each step, scale the gradient down to this global norm if it is larger",
+    )
+    fit.add_argument(
         "--early-stopping",
         type=nonnegative_int,
         metavar="PATIENCE",
@@ -287,11 +326,39 @@ def _add_train(commands) -> None:
     )
 
 
+def _add_csv_options(p) -> None:
+    p.add_argument(
+        "--delimiter",
+        type=delimiter,
+        default=",",
+        metavar="CHAR",
+        help="the CSV file's field separator (default ','; 'tab' for a tab)",
+    )
+    p.add_argument(
+        "--no-header",
+        dest="header",
+        action="store_false",
+        help="the CSV file has no header row: its columns are named 1, 2, …",
+    )
+
+
+def _add_unknown_categories(p) -> None:
+    p.add_argument(
+        "--unknown-categories",
+        choices=("error", "ignore"),
+        default="error",
+        help="a text cell of a category the model never saw: an error naming it (default), or "
+        "encoded as all zeros",
+    )
+
+
 def _add_model_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="a model file written by 'handgrad train'")
     p.add_argument("data", nargs="?", metavar="DATA", help="a .csv or .npz file")
     p.add_argument("--dataset", choices=NAMES, help="a built-in data set's test part instead")
     p.add_argument("--target", metavar="COL", help="the target column (default: the model's)")
+    _add_csv_options(p)
+    _add_unknown_categories(p)
 
 
 def _add_evaluate(commands) -> None:
@@ -312,9 +379,18 @@ def _add_predict(commands) -> None:
         "training data, text too) for a classifier, the value for regression.",
     )
     _add_model_data(p)
-    p.add_argument("--out", metavar="CSV", help="write here instead of standard output")
+    p.add_argument(
+        "--out", metavar="CSV", help="write here instead of standard output ('-' for it too)"
+    )
     p.add_argument(
         "--probabilities", action="store_true", help="add a column per class: its probability"
+    )
+    p.add_argument(
+        "--keep",
+        type=column_names,
+        default=(),
+        metavar="COLS",
+        help="copy these columns of DATA (e.g. id) into the predictions, before them",
     )
 
 
@@ -344,6 +420,8 @@ def _add_trace(commands) -> None:
     p.add_argument("--input", metavar="NUMBERS", help="the row's features, e.g. 0.1,2,3.5")
     p.add_argument("--data", metavar="FILE", help="take the row from this .csv or .npz file")
     p.add_argument("--dataset", choices=NAMES, help="take the row from a data set's test part")
+    _add_csv_options(p)
+    _add_unknown_categories(p)
     p.add_argument(
         "--row", type=positive_int, default=1, help="the row of --data or --dataset (from 1)"
     )
@@ -388,6 +466,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         _error_line("handgrad", f"choose a command: {', '.join(COMMANDS)} (see --help)")
         return 2
+    if args.command == "help":
+        return main([args.topic, "--help"] if args.topic else ["--help"])
     prog = f"handgrad {args.command}"
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
@@ -400,6 +480,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _error_line(prog, _message(exc))
         return 2
+    except TrainingDiverged as exc:
+        if debug:
+            raise
+        _error_line(prog, " ".join(exc.message(DIVERGENCE_OPTIONS).split()))
+        return 1
     except ImportError as exc:
         if debug:
             raise

@@ -8,9 +8,7 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,15 @@ from ..nn.dense import Dense
 from ..nn.sequential import Sequential
 from ..saving.model_files import load
 from . import demo as demo_command
-from .data import ModelCard, check_file, encode_labels, parse_numbers, read_model_data
+from .data import CsvOptions, ModelCard, check_file, encode_labels, parse_numbers, read_model_data
+from .outputs import (
+    STDOUT,
+    check_output,
+    check_outputs_distinct,
+    replaced,
+    write_atomically,
+    write_text,
+)
 from .reports import (
     class_probabilities,
     format_scores,
@@ -41,30 +47,12 @@ from .train import train as run_training
 # Shared helpers ---------------------------------------------------------------------------------
 
 
-def check_output(path: str | None, argument: str, inputs: Iterable[str | None] = ()) -> None:
-    """Refuse, before any work is done, an output path that cannot be written or that would
-    overwrite one of the command's inputs."""
-    if path is None:
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{argument} {path!r}: the folder {folder!r} does not exist")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{argument} {path!r} is a folder, expected a file name")
-    for other in inputs:
-        if other is not None and os.path.abspath(other) == os.path.abspath(path):
-            raise ValueError(f"{argument} {path!r} would overwrite an input file")
-
-
-def check_outputs_distinct(paths: dict[str, str | None]) -> None:
-    seen: dict[str, str] = {}
-    for argument, path in paths.items():
-        if path is None:
-            continue
-        key = os.path.abspath(path)
-        if key in seen:
-            raise ValueError(f"{seen[key]} and {argument} name the same file {path!r}")
-        seen[key] = argument
+def _reading(args: argparse.Namespace) -> dict:
+    """How a command reads its DATA: the CSV options, and unseen categories."""
+    return {
+        "csv_options": CsvOptions(args.delimiter, args.header),
+        "unknown": args.unknown_categories,
+    }
 
 
 def _load_card(path: str) -> tuple[Sequential, ModelCard]:
@@ -81,13 +69,16 @@ def train(args: argparse.Namespace) -> int:
             "give DATA (a .csv or .npz file) or --dataset NAME"
             + (", not both" if args.data is not None else "")
         )
-    outputs = {"--out": args.out, "--plot": args.plot, "--confusion": args.confusion}
-    outputs["--checkpoint"] = args.checkpoint
-    for argument, path in outputs.items():
-        check_output(path, argument, inputs=[args.data])
-    check_outputs_distinct(outputs)
     if args.resume is not None:
         check_file(args.resume, "--resume")
+    outputs = {"--out": args.out, "--plot": args.plot, "--confusion": args.confusion}
+    existing = {
+        argument: check_output(path, argument, {"DATA": args.data, "--resume": args.resume})
+        for argument, path in outputs.items()
+    }
+    # A run resumed from its own checkpoint goes on writing it: that one output may be an input.
+    check_output(args.checkpoint, "--checkpoint", {"DATA": args.data})
+    check_outputs_distinct({**outputs, "--checkpoint": args.checkpoint})
     spec = TrainSpec(
         data=args.data,
         dataset=args.dataset,
@@ -106,6 +97,7 @@ def train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         val_split=args.val_split,
         early_stopping=args.early_stopping,
+        gradient_clip=args.gradient_clip,
         schedule=args.schedule,
         warmup=args.warmup,
         seed=args.seed,
@@ -113,6 +105,7 @@ def train(args: argparse.Namespace) -> int:
         limit=args.limit,
         checkpoint=args.checkpoint,
         resume=args.resume,
+        csv=CsvOptions(args.delimiter, args.header),
         verbose=args.verbose,
         distributed=args.distributed,
     )
@@ -123,7 +116,9 @@ def train(args: argparse.Namespace) -> int:
     if not speaks:
         return 0
     report_training(result)
-    save_training_outputs(result, model=args.out, plot=args.plot, confusion=args.confusion)
+    save_training_outputs(
+        result, model=args.out, plot=args.plot, confusion=args.confusion, existing=existing
+    )
     return 0
 
 
@@ -131,9 +126,13 @@ def train(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    check_output(args.confusion, "--confusion", inputs=[args.model, args.data])
+    existed = check_output(args.confusion, "--confusion", {"MODEL": args.model, "DATA": args.data})
     model, card = _load_card(args.model)
-    data = read_model_data(card, args.data, args.dataset, args.target, need_target=True)
+    data = read_model_data(
+        card, args.data, args.dataset, args.target, need_target=True, **_reading(args)
+    )
+    for note in data.notes:
+        print(note, file=sys.stderr)
     X = card.standardizer.transform(data.X, model.dtype)
     loss = make_loss(card.loss)
     scores = model.evaluate(X, loss_targets(data.y, card.loss, model.dtype), loss=loss)
@@ -143,14 +142,24 @@ def evaluate(args: argparse.Namespace) -> int:
         if card.task != "classification":
             raise ValueError("--confusion needs a classifier; this model does regression")
         write_confusion(args.confusion, data.y, model.predict(X), card.raw, data.description)
-        print(f"wrote the confusion matrix to {args.confusion}")
+        print(f"wrote the confusion matrix to {replaced(args.confusion, existed)}")
     return 0
 
 
 def predict(args: argparse.Namespace) -> int:
-    check_output(args.out, "--out", inputs=[args.model, args.data])
+    to_stdout = args.out in (None, STDOUT)
+    existed = to_stdout or check_output(args.out, "--out", {"MODEL": args.model, "DATA": args.data})
     model, card = _load_card(args.model)
-    data = read_model_data(card, args.data, args.dataset, args.target, need_target=False)
+    data = read_model_data(
+        card,
+        args.data,
+        args.dataset,
+        args.target,
+        need_target=False,
+        read_target=False,
+        keep=args.keep,
+        **_reading(args),
+    )
     outputs = model.predict(card.standardizer.transform(data.X, model.dtype))
     if card.task == "classification":
         header = [card.target_name]
@@ -166,15 +175,23 @@ def predict(args: argparse.Namespace) -> int:
         n = outputs.shape[1]
         header = [card.target_name] if n == 1 else [f"{card.target_name}_{j}" for j in range(n)]
         columns = [[str(v) for v in outputs[:, j]] for j in range(n)]
+    clash = [name for name in args.keep if name in header]
+    if clash:
+        raise ValueError(
+            f"--keep: {', '.join(repr(n) for n in clash)} is also the name of a predictions "
+            "column; rename that column in DATA to keep it"
+        )
+    header = [*args.keep, *header]
+    columns = [list(data.kept[name]) for name in args.keep] + columns
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(zip(*columns))
-    if args.out is None:
+    if to_stdout:
         sys.stdout.write(buffer.getvalue())
     else:
-        Path(args.out).write_text(buffer.getvalue(), encoding="utf-8")
-        print(f"wrote {len(outputs)} predictions to {args.out}")
+        write_text(args.out, buffer.getvalue())
+        print(f"wrote {len(outputs)} predictions to {replaced(args.out, existed)}")
     return 0
 
 
@@ -200,6 +217,13 @@ def summary(args: argparse.Namespace) -> int:
     names = card.feature_names
     shown = "" if names is None else f" ({', '.join(names[:5])}{', …' if len(names) > 5 else ''})"
     print(f"target: {card.target_name}; {card.n_features} features{shown}")
+    if meta.get("columns") is not None:
+        print("columns, as the training rows taught:")
+        for line in card.encoder.describe():
+            print(f"  {line}")
+        ignored = meta.get("training", {}).get("ignore") or []
+        for name in ignored:
+            print(f"  {name}: ignored (--ignore)")
     print("input: standardised, (x − mean) / scale, with the training rows' mean and scale")
     t = meta.get("training", {})
     if t:
@@ -219,7 +243,10 @@ def summary(args: argparse.Namespace) -> int:
 
 
 def trace(args: argparse.Namespace) -> int:
-    check_output(args.out, "--out", inputs=[args.model, args.data])
+    to_stdout = args.out in (None, STDOUT)
+    existed = to_stdout or check_output(
+        args.out, "--out", {"MODEL": args.model, "--data": args.data}
+    )
     lr = None if args.no_update else args.lr
     if args.example is not None:
         if args.model is not None:
@@ -245,11 +272,11 @@ def trace(args: argparse.Namespace) -> int:
         text = f"**{title}**\n\n{step.to_markdown()}"
     else:
         text = f"{title}\n\n{step.to_text()}"
-    if args.out is None:
+    if to_stdout:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote the trace to {args.out}")
+        write_text(args.out, text)
+        print(f"wrote the trace to {replaced(args.out, existed)}")
     return 0
 
 
@@ -270,7 +297,7 @@ def _trace_row(args: argparse.Namespace, card: ModelCard) -> tuple[np.ndarray, A
             )
         where = "the given input"
     else:
-        data = read_model_data(card, args.data, args.dataset, None, need_target=False)
+        data = read_model_data(card, args.data, args.dataset, None, False, **_reading(args))
         if args.row > len(data.X):
             raise ValueError(f"--row {args.row}: {data.description} has {len(data.X)} rows")
         x = np.asarray(data.X[args.row - 1], dtype=np.float64)
@@ -307,17 +334,29 @@ def fold_standardization(model: Sequential, mean: np.ndarray, scale: np.ndarray)
 
 
 def export(args: argparse.Namespace) -> int:
-    check_output(args.onnx, "--onnx", inputs=[args.model])
+    existed = check_output(args.onnx, "--onnx", {"MODEL": args.model})
     model = load(args.model)
     note = "no standardisation in its metadata: it takes the features as the model does"
     if "cli_format" in model.metadata:
         card = ModelCard.from_metadata(model.metadata, args.model)
         fold_standardization(model, card.standardizer.mean, card.standardizer.scale)
         note = "it takes the raw features (the standardisation is folded into the first layer)"
-    proto = export_onnx(model, args.onnx, opset=args.opset)
-    shape = proto.graph.input[0].type.tensor_type.shape
+        if any(c.kind == "categories" for c in (card.encoder.columns if card.encoder else ())):
+            note = (
+                f"it takes the {card.n_features} encoded features, in the order 'handgrad "
+                "summary' lists (text columns one-hot, missing cells filled by the caller; the "
+                "standardisation is folded into the first layer)"
+            )
+    protos = []
+    write_atomically(
+        args.onnx, lambda tmp: protos.append(export_onnx(model, tmp, opset=args.opset))
+    )
+    shape = protos[0].graph.input[0].type.tensor_type.shape
     dims = [d.dim_param or str(d.dim_value) for d in shape.dim]
-    print(f"wrote {args.onnx}: ONNX opset {args.opset}, input 'input' ({', '.join(dims)}); {note}")
+    print(
+        f"wrote {replaced(args.onnx, existed)}: ONNX opset {args.opset}, "
+        f"input 'input' ({', '.join(dims)}); {note}"
+    )
     return 0
 
 

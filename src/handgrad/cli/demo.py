@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import shutil
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +24,7 @@ import numpy as np
 
 from ..explain import notebook
 from ..explain.trace import seed_trace
+from .outputs import check_output
 from .reports import report_training, save_training_outputs
 from .train import TrainSpec, train
 
@@ -74,6 +78,11 @@ def prepare_folder(folder: str) -> Path:
 def run(args: argparse.Namespace) -> int:
     folder = prepare_folder(args.out_dir)
     paths = {key: os.path.join(folder, name) for key, name in FILES.items()}
+    existing = {
+        f"--{key}": check_output(path, f"--out-dir {args.out_dir!r}: {FILES[key]}")
+        for key, path in paths.items()
+    }
+    existing["--out"] = existing.pop("--model")
 
     _banner("1. The learner's notebook, computed by handgrad")
     notebook_cells()
@@ -93,12 +102,43 @@ def run(args: argparse.Namespace) -> int:
     )
     result = train(spec, on_data=lambda line: print(line, flush=True))
     report_training(result)
-    save_training_outputs(result, **paths)
+    save_training_outputs(result, **paths, existing=existing)
+    command, activate = command_name()
+    model, step = shlex.quote(paths["model"]), shlex.quote(os.path.join(folder, "step.html"))
     print(
-        f"\nEverything is in {folder}/. Try:\n"
-        f"  handgrad summary {paths['model']}\n"
-        f"  handgrad evaluate {paths['model']} --dataset digits\n"
-        f"  handgrad trace {paths['model']} --dataset digits --row 1 --format html "
-        f"--out {folder}/step.html"
+        f"\nEverything is in {folder}/. Try, from this folder in any shell:\n"
+        f"  {command} summary {model}\n"
+        f"  {command} evaluate {model} --dataset digits\n"
+        f"  {command} trace {model} --dataset digits --row 1 --format html --out {step}"
+        + (f"\n(or run '{activate}' once, and then 'handgrad …')" if activate else "")
     )
     return 0
+
+
+def command_name() -> tuple[str, str | None]:
+    """How a new shell in this folder runs this handgrad, and how to put it on the PATH.
+
+    In a virtual environment (``make demo``'s ``.venv``) a new shell does not have the command on
+    its PATH: the script beside this Python is named by its path (relative to this folder when
+    it is inside it), with the environment's ``activate`` as the other way. Installed elsewhere,
+    ``handgrad`` is named alone when the PATH finds this very script.
+    """
+    script = Path(sys.executable).parent / "handgrad"
+    if not script.is_file():
+        return f"{shlex.quote(_shown(Path(sys.executable)))} -m handgrad", None
+    in_venv = sys.prefix != sys.base_prefix
+    found = shutil.which("handgrad")
+    if not in_venv and found is not None and os.path.samefile(found, script):
+        return "handgrad", None
+    activate = script.parent / "activate"
+    hint = f"source {shlex.quote(_shown(activate))}" if activate.is_file() else None
+    return shlex.quote(_shown(script)), hint
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it, else absolute."""
+    here = Path.cwd()
+    try:
+        return str(path.relative_to(here))
+    except ValueError:
+        return str(path)

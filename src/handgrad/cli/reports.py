@@ -11,6 +11,7 @@ import numpy as np
 from ..explain.plots import confusion_figure, confusion_matrix, learning_curves_figure, save_png
 from ..nn.activations import sigmoid, softmax
 from ..nn.sequential import Sequential
+from .outputs import replaced, write_atomically
 from .train import TrainResult
 
 
@@ -50,7 +51,8 @@ def format_scores(scores: dict[str, dict[str, float]]) -> str:
 def write_confusion(path: str, labels: np.ndarray, logits: np.ndarray, card: dict, title: str):
     classes = card["classes"]
     matrix = confusion_matrix(labels, predicted_classes(logits, card["loss"]), len(classes))
-    save_png(confusion_figure(matrix, classes, title=title), path)
+    figure = confusion_figure(matrix, classes, title=title)
+    write_atomically(path, lambda tmp: save_png(figure, tmp))
 
 
 def save_model(model: Sequential, path: str, metadata: dict[str, Any]) -> None:
@@ -70,18 +72,27 @@ def report_training(result: TrainResult) -> None:
 
 
 def save_training_outputs(
-    result: TrainResult, *, model: str | None, plot: str | None, confusion: str | None
+    result: TrainResult,
+    *,
+    model: str | None,
+    plot: str | None,
+    confusion: str | None,
+    existing: dict[str, bool] | None = None,
 ) -> None:
+    """Write the files asked for; ``existing`` says which options name a file that was there
+    before (checked before training), so that the output says it was replaced."""
     meta = result.metadata
+    existing = existing or {}
     if model is not None:
         save_model(result.model, model, meta)
-        print(f"saved the model to {model}")
+        print(f"saved the model to {replaced(model, existing.get('--out', False))}")
     if plot is not None:
         title = f"{meta['data']}: layers {layers_text(meta['training']['layers'])}"
         if meta["task"] == "regression":
             title += " (standardised target)"
-        save_png(learning_curves_figure(result.history, title=title), plot)
-        print(f"wrote the learning curves to {plot}")
+        figure = learning_curves_figure(result.history, title=title)
+        write_atomically(plot, lambda tmp: save_png(figure, tmp))
+        print(f"wrote the learning curves to {replaced(plot, existing.get('--plot', False))}")
     if confusion is not None:
         if meta["task"] != "classification":
             print("no confusion matrix: the target is not a class", file=sys.stderr)
@@ -90,7 +101,8 @@ def save_training_outputs(
         part = result.parts[name]
         logits = result.model.predict(part.X)
         write_confusion(confusion, part.labels, logits, meta, f"{meta['data']}, {name} rows")
-        print(f"wrote the confusion matrix ({name} rows) to {confusion}")
+        where = replaced(confusion, existing.get("--confusion", False))
+        print(f"wrote the confusion matrix ({name} rows) to {where}")
 
 
 def layers_text(layers: list[int]) -> str:

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets import Dataset
-from ..datasets.splits import split_indices
+from ..datasets.splits import held_out_count, split_indices
 from ..distributed import shard
 from ..nn import (
     BCEWithLogitsLoss,
@@ -30,7 +29,7 @@ from ..nn import (
 from ..nn.layer import activations
 from ..optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from ..train import Checkpoint, CosineLR, EarlyStopping, History, WarmupLR
-from .data import CLI_FORMAT, Standardizer, load_training_data
+from .data import CLI_FORMAT, CsvOptions, Standardizer, TrainingData, load_training_data
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
@@ -64,6 +63,7 @@ class TrainSpec:
     batch_size: int = 64
     val_split: float = 0.1
     early_stopping: int | None = None
+    gradient_clip: float | None = None
     schedule: str = "constant"
     warmup: int = 0
     seed: int = 0
@@ -71,6 +71,7 @@ class TrainSpec:
     limit: int | None = None
     checkpoint: str | None = None
     resume: str | None = None
+    csv: CsvOptions = field(default_factory=CsvOptions)
     verbose: int = 1
     distributed: bool = False
 
@@ -90,6 +91,7 @@ class TrainSpec:
             "batch_size": self.batch_size,
             "val_split": self.val_split,
             "early_stopping": self.early_stopping,
+            "gradient_clip": self.gradient_clip,
             "schedule": self.schedule,
             "warmup": self.warmup,
             "seed": self.seed,
@@ -128,7 +130,7 @@ def default_loss(task: str) -> str:
     return "cross_entropy" if task == "classification" else "mse"
 
 
-def check_loss(loss: str, ds: Dataset) -> None:
+def check_loss(loss: str, ds: TrainingData) -> None:
     """Refuse a loss that cannot learn this data set's target."""
     if ds.task == "classification" and loss == "mse":
         raise ValueError(
@@ -145,6 +147,60 @@ def check_loss(loss: str, ds: Dataset) -> None:
             f"--loss bce needs two classes, the target {ds.target_name!r} has {len(ds.classes)}; "
             "use --loss cross_entropy"
         )
+
+
+def check_classes(ds: TrainingData, y: np.ndarray) -> None:
+    """A classifier needs two classes among its training rows."""
+    present = np.unique(y)
+    if len(present) < 2:
+        label = ds.classes[present[0]].item() if len(present) else None
+        raise ValueError(
+            f"the target {ds.target_name!r} holds one class, {label!r}, in all {len(y)} training "
+            "rows: a classifier needs at least two (is it the right column? for numbers, "
+            "--task regression)"
+        )
+
+
+def check_target_range(ds: TrainingData, y: np.ndarray, dtype: np.dtype) -> None:
+    """Regression targets whose squares fit ``dtype``: the saved model predicts and scores them
+    in their own unit, and the loss squares their errors."""
+    info = np.finfo(dtype)
+    peak = float(np.abs(y).max()) if len(y) else 0.0
+    if peak > np.sqrt(info.max) / 2:
+        advice = " or use --dtype float64" if dtype == np.float32 else ""
+        raise ValueError(
+            f"the target {ds.target_name!r} reaches {peak:.3g}, too large for {dtype}: the loss "
+            f"squares its errors, and squares overflow beyond {info.max:.3g}; rescale the column "
+            f"(e.g. to thousands){advice}"
+        )
+
+
+def validation_rows(
+    fraction: float, y: np.ndarray, classification: bool, seed: np.random.SeedSequence
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training and validation rows of a --val-split, stratified by class; a split that
+    cannot put every class on both sides says which --val-split would."""
+    n = len(y)
+    if n < 2:
+        raise ValueError(f"--val-split needs at least 2 training rows, the data have {n}")
+    rng = np.random.default_rng(seed)
+    if not classification:
+        return split_indices(n, fraction, rng)
+    counts = np.bincount(y)
+    both = int((counts >= 2).sum())  # classes that must have rows on both sides
+    held = held_out_count(n, fraction)
+    if not both <= held <= n - both:
+        works = (
+            f"a --val-split from {both / n:.3g} to {(n - both) / n:.3g}, or 0 to train on every row"
+            if 2 * both <= n
+            else "--val-split 0 (too few rows to hold some out)"
+        )
+        raise ValueError(
+            f"--val-split {fraction:g} holds out {held} of the {n} training rows, but each of "
+            f"the {both} classes with 2 or more rows needs rows on both sides, so each side needs "
+            f"at least {both} rows: use {works}"
+        )
+    return split_indices(n, fraction, rng, y)
 
 
 def build_network(
@@ -257,22 +313,29 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
     ``on_data`` receives a one-line description of the data before training starts.
     """
     dtype = np.dtype(spec.dtype)
-    ds = load_training_data(spec.data, spec.dataset, spec.target, spec.task, dtype, spec.ignore)
+    if spec.early_stopping is not None and not spec.val_split:
+        raise ValueError(
+            "--early-stopping watches the validation loss, but --val-split 0 holds out no rows: "
+            "give --val-split (e.g. 0.1), or leave out --early-stopping"
+        )
+    ds = load_training_data(
+        spec.data, spec.dataset, spec.target, spec.task, dtype, spec.ignore, spec.csv
+    )
     loss_name = spec.loss or default_loss(ds.task)
     check_loss(loss_name, ds)
-    X, y = ds.X_train, ds.y_train
-    if spec.limit is not None:
-        X, y = X[: spec.limit], y[: spec.limit]
+    y = ds.y if spec.limit is None else ds.y[: spec.limit]
     classification = ds.task == "classification"
+    if classification:
+        check_classes(ds, y)
+    else:
+        check_target_range(ds, y, dtype)
     split_seed, init_seed, fit_seed = np.random.SeedSequence(spec.seed).spawn(3)
 
     keep = held = None
     if spec.val_split:
-        if len(X) < 2:
-            raise ValueError(f"--val-split needs at least 2 training rows, the data have {len(X)}")
-        keep, held = split_indices(
-            len(X), spec.val_split, np.random.default_rng(split_seed), y if classification else None
-        )
+        keep, held = validation_rows(spec.val_split, y, classification, split_seed)
+    # A CSV file's columns are encoded as the training rows alone say (categories, fills).
+    X, encoder = ds.features(len(y), keep)
     X_fit, y_fit = (X, y) if keep is None else (X[keep], y[keep])
     standardizer = Standardizer.fit(X_fit)
     coding = TargetCoding(loss_name, y_fit, dtype)
@@ -288,15 +351,21 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
         raw["test"] = (ds.X_test, ds.y_test)
     parts = {name: part(*xy) for name, xy in raw.items()}
     if on_data is not None:
-        on_data(_describe_data(ds, parts))
+        on_data(_describe_data(ds, X, parts))
+        for line in [*ds.notes, *(encoder.report if encoder is not None else ())]:
+            on_data(f"  {line}")
 
     if classification:
         n_out = 1 if loss_name == "bce" else len(ds.classes)
     else:
         n_out = 1 if y.ndim == 1 else y.shape[1]
-    model = build_network(
-        X.shape[1], spec.layers, n_out, spec.activation, spec.dropout, dtype, init_seed
-    )
+    try:
+        model = build_network(
+            X.shape[1], spec.layers, n_out, spec.activation, spec.dropout, dtype, init_seed
+        )
+    except MemoryError as exc:
+        widths = ",".join(str(w) for w in spec.layers) or "none"
+        raise MemoryError(f"--layers {widths}: {exc}") from None
     loss = make_loss(loss_name)
     optimizer = make_optimizer(spec, model)
     validation = parts.get("validation")
@@ -323,6 +392,7 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
         validation_data=validation_data,
         callbacks=make_callbacks(spec, validation is not None),
         verbose=spec.verbose,
+        gradient_clip=spec.gradient_clip,
         resume_from=spec.resume,
         distributed=distributed,
     )
@@ -337,7 +407,8 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
         "task": ds.task,
         "loss": loss_name,
         "classes": ds.classes.tolist() if classification else None,
-        "feature_names": ds.feature_names,
+        "feature_names": ds.feature_names if encoder is None else encoder.feature_names,
+        "columns": None if encoder is None else encoder.to_json(),
         "target_name": ds.target_name,
         "n_features": int(X.shape[1]),
         "standardize": standardizer.to_json(),
@@ -348,7 +419,7 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
     return TrainResult(model, history, metadata, parts, loss, results)
 
 
-def _describe_data(ds: Dataset, parts: dict[str, Split]) -> str:
+def _describe_data(ds: TrainingData, X: np.ndarray, parts: dict[str, Split]) -> str:
     rows = ", ".join(f"{len(p)} {name}" for name, p in parts.items())
     kind = f"{len(ds.classes)} classes" if ds.task == "classification" else "regression"
-    return f"data: {ds.name}, {ds.X_train.shape[1]} features, {kind}; rows: {rows}"
+    return f"data: {ds.name}, {X.shape[1]} features, {kind}; rows: {rows}"

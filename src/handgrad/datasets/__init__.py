@@ -6,7 +6,8 @@ Built in, by name (see :func:`load`):
 * ``"mnist1d"``: MNIST-1D, generated on this machine by the ``mnist1d`` package;
 * ``"fashion-mnist"``: Fashion-MNIST, read from its four IDX files with NumPy alone.
 
-And your own data: a ``.csv`` file with a header row, or an ``.npz`` archive.
+And your own data: a ``.csv`` file (text columns one-hot encoded, missing cells filled: see
+:mod:`handgrad.datasets.table`), or an ``.npz`` archive.
 """
 
 from .builtin import (
@@ -19,6 +20,7 @@ from .builtin import (
 from .catalog import NAMES, load
 from .dataset import TASKS, Dataset
 from .files import load_csv, load_npz
+from .table import Table, TableEncoder, read_table
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
@@ -26,10 +28,13 @@ __all__ = [
     "NAMES",
     "TASKS",
     "Dataset",
+    "Table",
+    "TableEncoder",
     "load",
     "load_csv",
     "load_digits",
     "load_fashion_mnist",
     "load_mnist1d",
     "load_npz",
+    "read_table",
 ]

@@ -35,6 +35,10 @@ class Dataset:
     target_name : str
     description : str
         Where the data come from and how they were prepared.
+    encoder : TableEncoder or None
+        For a CSV file (:func:`load_csv`), what turned its columns into ``X_train`` (one-hot text
+        columns, the fill of missing cells): ``encoder.read_csv(path)`` encodes another file's
+        rows the same way. None for the other sources, whose arrays are used as they are.
     """
 
     name: str
@@ -47,6 +51,7 @@ class Dataset:
     feature_names: list[str] | None
     target_name: str
     description: str
+    encoder: Any = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -128,7 +133,9 @@ def fspath(path: Any, name: str) -> str:
         raise TypeError(f"{name} must be a str or os.PathLike, got {describe(path)}") from None
 
 
-def file_dataset(path, X, y, task, classes, feature_names, target_name, what) -> Dataset:
+def file_dataset(
+    path, X, y, task, classes, feature_names, target_name, what, encoder=None, notes=""
+) -> Dataset:
     """The Dataset of a file read whole: no test part, named after the file."""
     kind = "regression" if classes is None else f"classification into {len(classes)} classes"
     return Dataset(
@@ -142,6 +149,8 @@ def file_dataset(path, X, y, task, classes, feature_names, target_name, what) ->
         feature_names=feature_names,
         target_name=target_name,
         description=(
-            f"Read from {path} ({what}): {X.shape[0]} samples of {X.shape[1]} features, {kind}."
+            f"Read from {path} ({what}): {X.shape[0]} samples of {X.shape[1]} features, "
+            f"{kind}.{notes}"
         ),
+        encoder=encoder,
     )

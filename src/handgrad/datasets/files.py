@@ -1,21 +1,32 @@
-"""Your own data as a :class:`Dataset`: a CSV file with a header row, or an ``.npz`` archive.
+"""Your own data as a :class:`Dataset`: a CSV file, or an ``.npz`` archive.
 
-:func:`read_csv_table` and :func:`parse_floats` are the readers underneath, for code that reads a
-file's columns by name (the command line's ``predict``).
+The CSV reader and the encoding of its columns are in :mod:`handgrad.datasets.table`;
+:func:`read_training_table` is what :func:`load_csv` reads before it encodes, for code that
+encodes with its own choice of training rows (the command line's validation split).
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
+import re
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .._validation import as_numeric_array, check_finite, describe
 from .dataset import Dataset, check_task, encode_labels, file_dataset, fspath
+from .table import (
+    MISSING,
+    PYTHON_SPELLING,
+    Column,
+    Table,
+    TableEncoder,
+    is_number,
+    read_table,
+)
 
 
 def load_csv(
@@ -24,9 +35,20 @@ def load_csv(
     *,
     task: str = "auto",
     delimiter: str = ",",
+    header: bool = True,
+    ignore: Sequence[str] = (),
 ) -> Dataset:
-    """A CSV file with a header row: the column named ``target`` is the target, every other column
-    a numeric feature. Blank lines are skipped; names and target cells are stripped of spaces.
+    """A CSV file: the column named ``target`` is the target, every other column a feature.
+
+    Columns of numbers are features as they are, with a missing cell (empty, ``NA``, ``NaN`` …)
+    filled with the column's mean; columns of text are one-hot encoded, one feature per
+    category (``colour=red``). Rows whose target is missing are left out, and the description
+    says how many. ``ds.encoder`` (a :class:`~handgrad.datasets.table.TableEncoder`) encodes the
+    rows of another file the same way: ``ds.encoder.read_csv(new_path)``. What counts as a
+    number, text and a missing cell is in :mod:`handgrad.datasets.table`. Blank lines are
+    skipped; names and cells are stripped of spaces. ``ignore`` names columns to leave out,
+    which are never parsed. ``header=False`` reads a file without a header row, naming its
+    columns ``"1"``, ``"2"``, …
 
     ``task="auto"`` decides from the target column: integers, ``true``/``false`` or any other
     text → classification, with labels encoded ``0 … k−1`` in the order of the sorted originals
@@ -36,9 +58,10 @@ def load_csv(
     Raises
     ------
     ValueError
-        An unknown target column (the message lists the columns), a row with a different number
-        of fields than the header, a cell that is not a finite number (naming its column, line
-        and value), an empty target cell, a file without data rows.
+        An unknown target or ignored column (the message lists the columns), a header that looks
+        like data or like another delimiter's, a row with a different number of fields than the
+        header, a cell of a column of numbers that is not a finite number (naming its column,
+        line and value), a file that is not UTF-8 text, a file without data rows.
     """
     task = check_task(task)
     path = Path(fspath(path, "path"))
@@ -46,84 +69,98 @@ def load_csv(
         raise TypeError(f"target must be the name of a column (a str), got {describe(target)}")
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise TypeError(f"delimiter must be a one-character str, got {describe(delimiter)}")
-    header, rows, lines = read_csv_table(path, delimiter)
-    if target not in header:
+    if isinstance(ignore, str):
+        raise TypeError(f"ignore must be a list of column names, got {describe(ignore)}")
+    table, y, classes, task, left_out = read_training_table(
+        path, target, task, delimiter=delimiter, header=header, ignore=ignore
+    )
+    encoder = TableEncoder.fit(table, exclude=(target,))
+    X = encoder.transform(table)
+    notes = f" Left out {left_out} rows whose target is missing." if left_out else ""
+    notes += "".join(f" {line}." for line in encoder.report)
+    return file_dataset(
+        path, X, y, task, classes, encoder.feature_names, target, f"column {target!r}", encoder,
+        notes,
+    )  # fmt: skip
+
+
+def read_training_table(
+    path: Path,
+    target: str,
+    task: str,
+    *,
+    delimiter: str = ",",
+    header: bool = True,
+    ignore: Sequence[str] = (),
+    spelling: Mapping[str, str] = PYTHON_SPELLING,
+    engine: str = "auto",
+) -> tuple[Table, np.ndarray, np.ndarray | None, str, int]:
+    """A CSV file's table without the rows whose target is missing, the target encoded, its
+    classes (None for regression), the task, and how many rows were left out."""
+    if target in ignore:
+        raise ValueError(f"{spelling['ignore']}: {target!r} is the target, not a feature")
+    table = read_table(
+        path,
+        delimiter=delimiter,
+        header=header,
+        ignore=ignore,
+        kinds={target: "raw"},
+        spelling=spelling,
+        engine=engine,
+    )
+    if target not in table.columns:
         raise ValueError(
-            f"target {target!r} is not a column of {path}; its columns are: {', '.join(header)}"
+            f"target {target!r} is not a column of {path}; its columns are: "
+            f"{', '.join(table.names)}"
         )
-    if len(header) < 2:
+    if len(table.names) < 2:
         raise ValueError(f"{path} has only the target column {target!r}; it needs features too")
-    t = header.index(target)
-    columns = list(zip(*rows))
-    X = np.empty((len(rows), len(header) - 1))
-    feature_names = []
-    for j, name in enumerate(n for i, n in enumerate(header) if i != t):
-        feature_names.append(name)
-        X[:, j] = parse_floats(columns[j if j < t else j + 1], name, lines, path)
-    cells = [cell.strip() for cell in columns[t]]
-    y, classes, task = _csv_target(cells, task, target, lines, path)
-    return file_dataset(path, X, y, task, classes, feature_names, target, f"column {target!r}")
-
-
-def read_csv_table(
-    path: Path, delimiter: str = ","
-) -> tuple[list[str], list[list[str]], list[int]]:
-    """The header's names, the data rows (lists of cells), and each row's line number."""
-    # utf-8-sig drops the byte-order mark that spreadsheet programs put at the start.
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        header = next(reader, None)
-        if not header:
-            raise ValueError(f"{path} is empty: expected a header row with the column names")
-        header = [name.strip() for name in header]
-        seen = set()
-        for name in header:
-            if name in seen:
-                raise ValueError(f"{path}: the column name {name!r} appears more than once")
-            seen.add(name)
-        rows, lines = [], []
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                raise ValueError(
-                    f"{path}, line {reader.line_num}: expected {len(header)} fields as in the "
-                    f"header, got {len(row)}"
-                )
-            rows.append(row)
-            lines.append(reader.line_num)
-    if not rows:
+    if table.n_rows == 0:
         raise ValueError(f"{path} has a header but no data rows")
-    return header, rows, lines
-
-
-def parse_floats(cells, column: str, lines: list[int], path: Path) -> np.ndarray:
-    """The cells of ``column`` as float64, or a ValueError naming the first that is not a finite
-    number, by its line."""
+    cells = [c.strip() for c in table[target].values]
+    keep = np.array([c.lower() not in MISSING for c in cells])
+    if not keep.any():
+        raise ValueError(f"{path}, column {target!r}: the target is missing in every row")
+    left_out = int((~keep).sum())
+    if left_out:
+        rows = np.flatnonzero(keep)
+        columns = {
+            name: Column(c.name, c.kind, c.values[rows], c.labels)
+            for name, c in table.columns.items()
+        }
+        lines = None if table.lines is None else table.lines[rows]
+        table = Table(table.path, table.names, columns, len(rows), lines)
+        cells = [c for c, k in zip(cells, keep) if k]
     try:
-        out = np.array([float(cell) for cell in cells])
-    except ValueError:
-        out = None
-    if out is None or not np.isfinite(out).all():
-        # Slow path, only to say where: the first cell that is not a finite number.
-        for cell, line in zip(cells, lines):
-            try:
-                ok = math.isfinite(float(cell))
-            except ValueError:
-                ok = False
-            if not ok:
-                raise ValueError(
-                    f"{path}, line {line}, column {column!r}: expected a finite number, "
-                    f"got {cell!r}"
-                )
-    return out
+        y, classes, task = _csv_target(cells, task, target, table.lines, path)
+    except _LinesNeededError:  # pyarrow read the file: the csv reader says on which line
+        return read_training_table(
+            path, target, task, delimiter=delimiter, header=header, ignore=ignore,
+            spelling=spelling, engine="csv",
+        )  # fmt: skip
+    return table, y, classes, task, left_out
 
 
-def _csv_target(cells: list[str], task: str, target: str, lines: list[int], path: Path):
+class _LinesNeededError(Exception):
+    """A cell to name, in a table read without line numbers."""
+
+
+def parse_floats(cells, column: str, lines: np.ndarray | None, path: Path) -> np.ndarray:
+    """The cells of ``column`` as float64, or a ValueError naming the first that is not a plain
+    finite decimal number, by its line."""
+    for i, cell in enumerate(cells):
+        if not (is_number(cell) and math.isfinite(float(cell))):
+            if lines is None:
+                raise _LinesNeededError
+            line = int(lines[i])
+            raise ValueError(
+                f"{path}, line {line}, column {column!r}: expected a finite number, got {cell!r}"
+            )
+    return np.array([float(cell) for cell in cells])
+
+
+def _csv_target(cells: list[str], task: str, target: str, lines, path: Path):
     """``(y, classes, task)`` from the target column's cells."""
-    for cell, line in zip(cells, lines):
-        if not cell:
-            raise ValueError(f"{path}, line {line}, column {target!r}: the target is empty")
     kind = _text_kind(cells)
     if task == "auto":
         task = "regression" if kind == "float" else "classification"
@@ -141,17 +178,18 @@ def _csv_target(cells: list[str], task: str, target: str, lines: list[int], path
     return y, classes, task
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 def _text_kind(cells: list[str]) -> str:
-    """The narrowest kind every cell can be read as: "int", "bool", "float" or "str"."""
-    for kind, parse in (("int", int), ("float", float)):
-        try:
-            for cell in cells:
-                parse(cell)
-        except ValueError:
-            if kind == "int" and all(c.lower() in ("true", "false") for c in cells):
-                return "bool"
-            continue
-        return kind
+    """The narrowest kind every cell can be read as: "int", "bool", "float" or "str" (plain
+    decimals only: ``1_000`` is text)."""
+    if all(_INTEGER.fullmatch(c) for c in cells):
+        return "int"
+    if all(c.lower() in ("true", "false") for c in cells):
+        return "bool"
+    if all(is_number(c) and math.isfinite(float(c)) for c in cells):
+        return "float"
     return "str"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,6 +11,27 @@ from .._validation import as_numeric_array, check_float_dtype, check_int, make_r
 from .initializers import Initializer, get_initializer
 from .layer import Formula, Layer, register_layer
 from .parameter import Parameter
+
+
+def _memory_needed(n_in: int, n_out: int, dtype: np.dtype) -> int:
+    """Bytes of the weights and biases and their gradients, plus the initialiser's float64 draw."""
+    return 2 * (n_in + 1) * n_out * dtype.itemsize + n_in * n_out * 8
+
+
+def _physical_memory() -> int | None:
+    """The machine's memory in bytes, where the system says it."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
 
 
 @register_layer
@@ -53,14 +75,28 @@ class Dense(Layer):
         self.n_in = check_int(n_in, "n_in", minimum=1)
         self.n_out = check_int(n_out, "n_out", minimum=1)
         dt = check_float_dtype(dtype)
-        initial = np.asarray(get_initializer(init)((self.n_in, self.n_out), make_rng(rng)))
-        if initial.shape != (self.n_in, self.n_out):
-            raise ValueError(
-                f"init returned shape {initial.shape}, expected {(self.n_in, self.n_out)}"
-            )
-        self.weight = Parameter(initial, dtype=dt)
-        self.bias = Parameter(np.zeros(self.n_out), dtype=dt)
+        initializer = get_initializer(init)
+        need = _memory_needed(self.n_in, self.n_out, dt)
+        total = _physical_memory()
+        if total is not None and need > total:
+            raise MemoryError(self._too_big(need, f"this machine has {_size(total)} in all"))
+        try:
+            initial = np.asarray(initializer((self.n_in, self.n_out), make_rng(rng)))
+            if initial.shape != (self.n_in, self.n_out):
+                raise ValueError(
+                    f"init returned shape {initial.shape}, expected {(self.n_in, self.n_out)}"
+                )
+            self.weight = Parameter(initial, dtype=dt)
+            self.bias = Parameter(np.zeros(self.n_out), dtype=dt)
+        except MemoryError:
+            raise MemoryError(self._too_big(need, "not that much memory is free")) from None
         self._x: np.ndarray | None = None
+
+    def _too_big(self, need: int, why: str) -> str:
+        return (
+            f"Dense({self.n_in}→{self.n_out}) needs {_size(need)} for its weights, their "
+            f"gradients and the initial draw ({self.n_in:,} × {self.n_out:,} weights), and {why}"
+        )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         W = self.weight.data

@@ -23,6 +23,12 @@ class Sequential(Layer):
 
     ``model(x)`` checks ``x`` (numbers, finite) before the forward pass; ``model.forward(x)`` is
     the layer contract alone, for data already checked (``fit`` and ``predict`` check theirs once).
+
+    Each layer object, and each ``Parameter``, may appear once in a network: weights cannot be
+    tied by putting one layer in two places. A layer keeps what its last ``forward`` saw for its
+    ``backward``, and ``backward`` overwrites each ``.grad``, so a layer used twice would
+    back-propagate its second use's input through both and keep one use's gradient; the
+    constructor refuses it rather than train on gradients that are silently wrong.
     """
 
     def __init__(self, layers: Iterable[Layer]):
@@ -38,6 +44,7 @@ class Sequential(Layer):
                     f"layers[{i}] must be a Layer (e.g. hg.Dense, hg.ReLU), got {describe(layer)}"
                 )
         self.layers = layers
+        _refuse_shared(self)
         #: JSON-serialisable facts kept with the model in its file (e.g. class names).
         self.metadata: dict[str, Any] = {}
         dtypes = {str(p.data.dtype) for p in self.parameters()}
@@ -208,6 +215,38 @@ class Sequential(Layer):
             ) from None
         finally:
             self.release()  # keep no reference to X (the layers cached its rows for backward)
+
+
+def _refuse_shared(model: Sequential) -> None:
+    """Refuse a layer object in two places of ``model``, or one Parameter in two layers."""
+    seen: dict[int, str] = {}
+    for path, layer in _every_layer(model, ""):
+        if id(layer) in seen:
+            name = f"a Sequential of {len(layer)} layers" if layer.sublayers() else repr(layer)
+            raise ValueError(
+                f"layers: {name} appears twice in the network, at {seen[id(layer)]} and "
+                f"{path}: a layer caches its last forward's input for backward, so one object in "
+                "two places gives wrong gradients; give each place its own layer (handgrad does "
+                "not tie weights)"
+            )
+        seen[id(layer)] = path
+    owners: dict[int, str] = {}
+    for name, p in model.named_parameters():
+        if id(p) in owners:
+            raise ValueError(
+                f"layers: the parameters {owners[id(p)]} and {name} are one Parameter object: "
+                "backward overwrites each .grad, so a shared Parameter gets one layer's gradient "
+                "instead of their sum; give each layer its own (handgrad does not tie weights)"
+            )
+        owners[id(p)] = name
+
+
+def _every_layer(layer: Layer, path: str):
+    """``(position, layer)`` for ``layer``'s sublayers and theirs, containers included."""
+    for name, sub in layer.sublayers():
+        where = f"{path}.{name}" if path else name
+        yield f"layers[{where.replace('.', '][')}]", sub
+        yield from _every_layer(sub, where)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,14 @@ def read(
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
+            head = f.read(64)
+            f.seek(0)
+            foreign = looks_like(head, path)
+            if foreign is not None:
+                raise ModelFileError(
+                    f"{path!r} is not a handgrad model file: it looks like {foreign}. A model "
+                    "file is the .safetensors file that hg.save or 'handgrad train --out' wrote"
+                )
             if size < 8:
                 raise ModelFileError(f"{path!r} is not a model file: {size} bytes is too short")
             n = int.from_bytes(f.read(8), "little")
@@ -126,6 +134,42 @@ def read(
         tensors[name] = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=begin)
         tensors[name] = tensors[name].reshape(shape).astype(dtype.newbyteorder("="), copy=True)
     return tensors, meta
+
+
+#: The first bytes of files that are often mistaken for a model file, and what they are.
+_SIGNATURES = (
+    (b"PK\x03\x04", "a zip archive (an .npz, .keras or .pth file?)"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (a Keras .h5 model?)"),
+    (b"\x93NUMPY", "a NumPy .npy array"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"\x80", "a Python pickle, which handgrad never loads (it can run code)"),
+)
+
+
+def looks_like(head: bytes, path: str) -> str | None:
+    """What a file that is not safetensors looks like, from its first bytes; None when it might
+    be safetensors. A safetensors file starts with its header's length (little-endian, so its
+    last bytes are zeros for any header under 16 MB) and then ``{``."""
+    if len(head) >= 9 and head[8:9] == b"{" and head[5:8] == b"\x00\x00\x00":
+        return None
+    if (
+        len(head) >= 2
+        and head[0] == 0x08
+        and head[1] < 0x80
+        and (path.lower().endswith(".onnx") or b"onnx" in head or head[2:3] in (b"\x12", b"\x3a"))
+    ):
+        return (
+            "an ONNX model (protocol buffers), which 'handgrad export' writes but handgrad does "
+            "not read; run it with onnxruntime"
+        )
+    for signature, what in _SIGNATURES:
+        if head.startswith(signature):
+            return what
+    text = head.lstrip(b"\xef\xbb\xbf")
+    if text and all(32 <= b < 127 or b in b"\t\r\n" for b in text):
+        return f"text, starting {text[:40].decode('ascii')!r} (a CSV or JSON file?)"
+    return None
 
 
 def _parse_header(header_bytes: bytes, path: str) -> dict:

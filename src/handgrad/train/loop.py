@@ -14,6 +14,7 @@ validation split is a set of row indices into the same array.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -40,7 +41,7 @@ from ..nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss
 from ..optim.optimizer import Optimizer
 from .callbacks import ProgressBar
 from .checkpoints import restore_checkpoint
-from .metrics import Metric, make_metrics
+from .metrics import Metric, check_metric_targets, make_metrics
 from .run import Callback, History, TrainingRun
 
 #: Rows per forward pass when evaluating (no gradients are kept, so larger batches are cheap).
@@ -168,6 +169,7 @@ def fit(
     dtype = model.dtype
     y = loss.check_target(y, _output_shape(model, X), dtype)
     metric_objs = make_metrics(metrics, loss)
+    check_metric_targets(metric_objs, loss, y)
     user_callbacks = list(callbacks)
     for cb in user_callbacks:
         if not isinstance(cb, Callback):
@@ -234,6 +236,7 @@ def _train(run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validat
     n, batch_size = run.n_samples, run.batch_size
     forward, backward = model.forward, model.backward_params
     loss_forward, loss_backward, step = loss._forward, loss.backward, optimizer.step
+    decay = optimizer.hyperparameters().get("weight_decay", 0.0)
     for epoch in range(start_epoch, run.epochs):
         run.epoch = epoch
         run.logs = {}
@@ -258,7 +261,7 @@ def _train(run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validat
                         value = loss_forward(out, yb)
                         if not math.isfinite(value):
                             raise TrainingDiverged(
-                                epoch, batch, f"the loss is {value}", optimizer.lr
+                                epoch, batch, f"the loss is {value}", optimizer.lr, decay
                             )
                         backward(loss_backward())
                     if dist is not None:
@@ -272,7 +275,7 @@ def _train(run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validat
                 if isinstance(exc, TrainingDiverged):
                     raise
                 raise TrainingDiverged(
-                    epoch, batch, f"{exc} (a value overflowed or became NaN)", optimizer.lr
+                    epoch, batch, f"{exc} (a value overflowed or became NaN)", optimizer.lr, decay
                 ) from None
             if len(idx):
                 for m in metric_objs:
@@ -325,11 +328,33 @@ def evaluate(
         raise TypeError(f"loss must be a Loss such as hg.CrossEntropyLoss(), got {describe(loss)}")
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     y = loss.check_target(y, _output_shape(model, X), model.dtype)
+    metric_objs = make_metrics(metrics, loss)
+    check_metric_targets(metric_objs, loss, y)
     try:
-        with model.mode(training=False):
-            return _evaluate(model, X, y, loss, make_metrics(metrics, loss), batch_size)
+        with model.mode(training=False), _out_of_range("X", model.dtype):
+            scores = _evaluate(model, X, y, loss, metric_objs, batch_size)
     finally:
         model.release()
+    if not math.isfinite(scores["loss"]):  # BLAS products overflow without NumPy's signal
+        raise ValueError(
+            f"X is out of range for this network: its loss is {scores['loss']} (its values must "
+            f"stay well within the range of {model.dtype})"
+        )
+    return scores
+
+
+@contextlib.contextmanager
+def _out_of_range(name: str, dtype: np.dtype):
+    """NumPy raising on overflow and invalid values, each reported as a ValueError about
+    ``name``'s values, so that no warning escapes and no infinity is returned."""
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            yield
+    except FloatingPointError as exc:
+        raise ValueError(
+            f"{name} is out of range for this network: computing its outputs gave {exc} (its "
+            f"values must stay well within the range of {dtype})"
+        ) from None
 
 
 def _evaluate(
@@ -430,7 +455,7 @@ def _output_shape(model: Layer, X: np.ndarray, name: str = "X") -> tuple[int, ..
             f"{name} must have {expected} features per row (the network's first layer takes "
             f"{expected}), got shape {tuple(X.shape)}"
         )
-    with model.mode(training=False):
+    with model.mode(training=False), _out_of_range(name, model.dtype):
         return model.forward(np.asarray(X[:1])).shape
 
 
@@ -459,10 +484,21 @@ def _shared_settings(
 
 
 def _check_optimizer_holds(model: Layer, optimizer: Optimizer) -> None:
+    """The optimizer must update exactly the model's parameters: missing ones would never learn,
+    and others (another model's) would be changed by this model's steps."""
     held = {id(p) for p in optimizer.params}
     missing = [name for name, p in model.named_parameters() if id(p) not in held]
     if missing:
         raise ValueError(
             f"optimizer does not hold {len(missing)} of the model's parameters "
             f"({', '.join(missing)}); build it from model.parameters()"
+        )
+    own = {id(p) for p in model.parameters()}
+    others = [p for p in optimizer.params if id(p) not in own]
+    if others:
+        shapes = ", ".join(str(p.shape) for p in others[:4]) + (" …" if len(others) > 4 else "")
+        raise ValueError(
+            f"optimizer holds {len(others)} parameters that are not the model's (shapes "
+            f"{shapes}): fit would change them too, though they belong to another model; build "
+            "the optimizer from model.parameters()"
         )

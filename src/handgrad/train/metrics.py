@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss
+from ..nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 
 
 class Metric:
@@ -175,6 +175,24 @@ def default_metrics(loss: Loss) -> list[str]:
     if isinstance(loss, (CrossEntropyLoss, BCEWithLogitsLoss)):
         return ["accuracy"]
     return ["mae", "r2"]
+
+
+def check_metric_targets(metrics: Sequence[Metric], loss: Loss, y: np.ndarray) -> None:
+    """Refuse accuracy on ``MSELoss`` targets that are not classes: it would count ``p > 0``
+    against ``a > ½`` (or argmaxes) of arbitrary numbers, and mean nothing. On 0/1 targets (one-hot
+    rows, trained with squared error) it is meaningful; other losses say what their targets are."""
+    if not isinstance(loss, MSELoss):
+        return
+    if not any(isinstance(m, Accuracy) for m in metrics):
+        return
+    classes = (y == 0) | (y == 1)
+    if not classes.all():
+        value = float(y[~classes].flat[0])
+        raise ValueError(
+            f"metrics: accuracy counts correct classes, but the targets of {type(loss).__name__} "
+            f"are numbers, not classes (such as {value:g}); use 'mae' or 'r2', or a "
+            "classification loss"
+        )
 
 
 def make_metrics(metrics: str | Sequence[str | Metric] | None, loss: Loss) -> list[Metric]:
