@@ -2,6 +2,12 @@
 the inputs (links included), written whole or not at all, and a replaced file is said so."""
 
 import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,12 +79,30 @@ def test_unwritable_outputs(path, error, message):
     assert str(info.value).startswith(message)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder")
 def test_a_read_only_folder(tmp_path):
-    folder = tmp_path / "locked"
-    folder.mkdir(mode=0o555)
-    with pytest.raises(PermissionError, match=r"cannot write in the folder .*Permission denied"):
-        check_output(str(folder / "m.safetensors"), "--out")
+    # Root writes anywhere, so as root the check runs in a child process that becomes the user
+    # nobody once Python and handgrad are loaded.
+    folder = Path(tempfile.mkdtemp(dir="/tmp")) if os.geteuid() == 0 else tmp_path
+    try:
+        folder.chmod(0o755)
+        locked = folder / "locked"
+        locked.mkdir(mode=0o555)
+        code = (
+            "import os, sys; from handgrad.cli.outputs import check_output\n"
+            "if os.geteuid() == 0:\n    os.setgid(65534); os.setuid(65534)\n"
+            "try:\n    check_output(sys.argv[1], '--out')\n"
+            "except PermissionError as exc:\n    print(exc)\n"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", code, str(locked / "m.safetensors")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert re.search(r"cannot write in the folder .*Permission denied", run.stdout), run
+    finally:
+        if folder != tmp_path:
+            shutil.rmtree(folder)
 
 
 def test_two_outputs_through_a_link_are_one_file(tmp_path):
