@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._blas import axpy
 from .._validation import check_bool, check_nonnegative
 from .optimizer import Optimizer
 
@@ -14,7 +13,6 @@ class SGD(Optimizer):
 
     ``w ← w − η·g``; with momentum μ, ``b ← μ·b + g`` (``b = g`` on the first step) and the step
     uses ``b`` (or ``g + μ·b`` with ``nesterov=True``); weight decay λ adds ``λ·w`` to ``g``.
-    Each ``w ← w − η·u`` is one BLAS ``axpy``, a single pass over ``w`` and ``u``.
     """
 
     def __init__(
@@ -42,10 +40,7 @@ class SGD(Optimizer):
         }
 
     def _update(self, w, g, state):
-        if self.weight_decay and not self.momentum:
-            axpy(-self.lr * self.weight_decay, w, w)  # w ← (1 − ηλ)·w, then w ← w − η·g
-        elif self.weight_decay:
-            g = self._with_weight_decay(w, g, self.weight_decay, state)
+        g = self._with_weight_decay(w, g, self.weight_decay, state)
         if self.momentum:
             b = self._buffer(state, "momentum", w)
             if self.t == 1:
@@ -60,4 +55,6 @@ class SGD(Optimizer):
                 g = step
             else:
                 g = b
-        axpy(-self.lr, g, w)
+        step = self._buffer(state, "scratch", w)
+        np.multiply(g, w.dtype.type(self.lr), out=step)
+        w -= step
