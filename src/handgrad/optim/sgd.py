@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._blas import axpy
 from .._validation import check_bool, check_nonnegative
 from .optimizer import Optimizer
 
@@ -13,6 +14,7 @@ class SGD(Optimizer):
 
     ``w ← w − η·g``; with momentum μ, ``b ← μ·b + g`` (``b = g`` on the first step) and the step
     uses ``b`` (or ``g + μ·b`` with ``nesterov=True``); weight decay λ adds ``λ·w`` to ``g``.
+    Each ``w ← w − η·u`` is one BLAS ``axpy``, a single pass over ``w`` and ``u``.
     """
 
     def __init__(
@@ -40,7 +42,10 @@ class SGD(Optimizer):
         }
 
     def _update(self, w, g, state):
-        g = self._with_weight_decay(w, g, self.weight_decay, state)
+        if self.weight_decay and not self.momentum:
+            axpy(-self.lr * self.weight_decay, w, w)  # w ← (1 − ηλ)·w, then w ← w − η·g
+        elif self.weight_decay:
+            g = self._with_weight_decay(w, g, self.weight_decay, state)
         if self.momentum:
             b = self._buffer(state, "momentum", w)
             if self.t == 1:
@@ -55,6 +60,4 @@ class SGD(Optimizer):
                 g = step
             else:
                 g = b
-        step = self._buffer(state, "scratch", w)
-        np.multiply(g, w.dtype.type(self.lr), out=step)
-        w -= step
+        axpy(-self.lr, g, w)
