@@ -307,12 +307,12 @@ def goals(results: dict) -> list[dict]:
 
     goal("SGD epoch vs GEMM floor", epoch_ratio("sgd", "float32", "ratio_floor"), 1.10)
     goal("SGD epoch vs PyTorch", epoch_ratio("sgd", "float32", "ratio_torch"), 0.75)
-    goal("Adam epoch vs GEMM floor", epoch_ratio("adam", "float32", "ratio_floor"), 1.35)
-    goal("Adam epoch vs PyTorch's Adam", epoch_ratio("adam", "float32", "ratio_torch"), 0.80)
+    goal("Adam epoch vs GEMM floor", epoch_ratio("adam", "float32", "ratio_floor"), 1.30)
+    goal("Adam epoch vs PyTorch's Adam", epoch_ratio("adam", "float32", "ratio_torch"), 0.70)
     goal(
         "float64 SGD epoch vs float64 GEMM floor",
         epoch_ratio("sgd", "float64", "ratio_floor"),
-        1.15,
+        1.10,
     )
     goal("train step at batch 1 vs PyTorch", latency_ratio("step", 1), 0.50)
     goal("predict of one sample vs PyTorch", latency_ratio("predict", 1), 0.70)
