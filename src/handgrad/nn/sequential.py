@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_input_array, as_row_data, check_int, describe
-from .layer import Layer, register_layer
+from .._validation import as_batch, as_row_data, check_int, describe
+from .layer import Layer, check_rows, chunk_rows, register_layer
 
 
 @register_layer
@@ -23,7 +23,14 @@ class Sequential(Layer):
 
     ``model(x)`` checks ``x`` (numbers, finite) before the forward pass; ``model.forward(x)`` is
     the layer contract alone, for data already checked (``fit`` and ``predict`` check theirs once).
+
+    Two layers that can run as one pass do (a layer's ``fuses_after``: ``MaxPool2D`` right after
+    ``ReLU`` pools first and applies ReLU to the pooled values only), unless a method of either is
+    replaced on the instance, as a trace watching each layer does: the result and the gradients
+    are those of the two layers one after the other.
     """
+
+    _transient = ("_plan",)
 
     def __init__(self, layers: Iterable[Layer]):
         try:
@@ -50,33 +57,71 @@ class Sequential(Layer):
     # The layer contract ------------------------------------------------------------------------
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """The network's output for a batch ``x`` of shape ``(batch, features)``, checked."""
-        return self.forward(as_input_array(x, "x", ndim=2))
+        """The network's output for a batch ``x`` of shape ``(batch, …)``, checked."""
+        return self.forward(as_batch(x, "x"))
+
+    def _units(self) -> list[tuple[Layer, Layer | None]]:
+        """The passes of a forward: ``(layer, None)``, or ``(layer, previous)`` for a pair run as
+        one (see the class docstring)."""
+        units: list[tuple[Layer, Layer | None]] = []
+        layers = self.layers
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if i + 1 < len(layers):
+                after = layers[i + 1]
+                if after.fuses_after(layer) and not _watched(layer) and not _watched(after):
+                    units.append((after, layer))
+                    i += 2
+                    continue
+            units.append((layer, None))
+            i += 1
+        return units
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x)
+        units = self._plan = self._units()
+        for layer, previous in units:
+            x = layer.forward(x) if previous is None else layer.forward_fused(previous, x)
         return x
+
+    def _last_units(self) -> list[tuple[Layer, Layer | None]]:
+        units = self.__dict__.get("_plan")
+        return self._units() if units is None else units
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """dL/dx from dL/d(output); every parameter's ``.grad`` is filled on the way."""
         grad = grad_out
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
+        for layer, previous in reversed(self._last_units()):
+            grad = (
+                layer.backward(grad) if previous is None else layer.backward_fused(previous, grad)
+            )
         return grad
 
     def backward_params(self, grad_out: np.ndarray) -> None:
         """Like ``backward`` but stops at the first layer that has parameters, computing no dL/dx
         for it: no one needs the gradient with respect to the data. For a dense first layer this
         skips its largest matrix product."""
-        layers = self.layers
-        first = next((i for i, layer in enumerate(layers) if layer.parameters()), None)
+        units = self._last_units()
+        first = next(
+            (
+                i
+                for i, (layer, previous) in enumerate(units)
+                if layer.parameters() or (previous is not None and previous.parameters())
+            ),
+            None,
+        )
         if first is None:
             return
         grad = grad_out
-        for layer in layers[:first:-1]:
-            grad = layer.backward(grad)
-        layers[first].backward_params(grad)
+        for layer, previous in units[:first:-1]:
+            grad = (
+                layer.backward(grad) if previous is None else layer.backward_fused(previous, grad)
+            )
+        layer, previous = units[first]
+        if previous is None:
+            layer.backward_params(grad)
+        else:
+            layer.backward_fused(previous, grad)
 
     def sublayers(self) -> list[tuple[str, Layer]]:
         """``("<index>", layer)`` for each layer: parameters are named ``"0.weight"``."""
@@ -90,16 +135,24 @@ class Sequential(Layer):
             out += [(f"{i}.{path}" if path else str(i), leaf) for path, leaf in layer.leaves()]
         return out
 
-    def input_features(self) -> int | None:
-        """The first layer's number of input features, from the first layer that says, unless a
-        layer with weights that does not say comes before it."""
+    def input_shape(self) -> tuple[int | None, ...] | None:
+        """The shape of one row of input, from the first layer that fixes it (``Dense`` its
+        features, ``Conv2D`` its channels), unless a layer with weights or one that changes the
+        shape (``Flatten``, ``Reshape``, a pool) comes before it and does not say."""
         for layer in self.layers:
-            n_in = layer.input_features()
-            if n_in is not None:
-                return n_in
-            if layer.parameters():
+            shape = layer.input_shape()
+            if shape is not None:
+                return shape
+            if layer.parameters() or layer.changes_shape:
                 return None
         return None
+
+    def largest_activation(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        largest = x.size
+        for layer in self.layers:
+            x, n = layer.largest_activation(x)
+            largest = max(largest, n)
+        return x, largest
 
     def to_onnx(self, graph, path: str, x: str) -> str:
         """Each layer's nodes in turn: a nested Sequential is flattened."""
@@ -155,42 +208,56 @@ class Sequential(Layer):
 
         save(self, path, metadata=metadata)
 
-    def summary(self, input_features: int | None = None) -> ModelSummary:
+    def summary(self, input_shape: int | tuple[int, ...] | None = None) -> ModelSummary:
         """A table of the layers, their output shapes and parameter counts, and the total.
 
         The output shapes come from one row of zeros run through the network in evaluation mode;
-        ``input_features`` is needed only when no layer says how many inputs it takes.
+        ``input_shape`` (the shape of one row, or its number of features) is needed only when no
+        layer says what it takes (``Reshape`` first, or a ``Conv2D``: ``input_shape=(28, 28, 1)``).
         """
-        if input_features is None:
-            input_features = self.input_features()
-            if input_features is None:
-                raise ValueError(
-                    "summary() cannot tell the number of input features from the layers; "
-                    "pass input_features="
-                )
-        input_features = check_int(input_features, "input_features", minimum=1)
+        shape = _row_shape(self, input_shape, "summary()")
         rows = []
         with self.mode(training=False):
-            x = np.zeros((1, input_features), dtype=self.dtype)
-            for path, layer in self.leaves():
+            x = np.zeros((1, *shape), dtype=self.dtype)
+            for path, layer in self._summary_rows():
                 x = layer.forward(x)
                 count = sum(p.data.size for p in layer.parameters())
                 rows.append((path, repr(layer), ("batch", *x.shape[1:]), count))
         self.release()
-        return ModelSummary(tuple(rows), input_features, str(self.dtype))
+        return ModelSummary(tuple(rows), shape, str(self.dtype))
 
-    def predict(self, X, batch_size: int = 4096) -> np.ndarray:
-        """The network's output for every row of ``X``, in evaluation mode, ``batch_size`` rows at
-        a time. For a classifier these are the logits: ``argmax(axis=1)`` gives the classes."""
+    def _summary_rows(self) -> list[tuple[str, Layer]]:
+        """The layers the summary lists, each run on the previous one's output: the leaves, with
+        a block that is a leaf and a container (``Residual``) shown as one row."""
+        out: list[tuple[str, Layer]] = []
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Sequential):
+                out += [(f"{i}.{path}", leaf) for path, leaf in layer._summary_rows()]
+            else:
+                out.append((str(i), layer))
+        return out
+
+    def predict(self, X, batch_size: int | None = None) -> np.ndarray:
+        """The network's output for every row of ``X`` (``(n, …)``, batch first), in evaluation
+        mode, in chunks of rows. For a classifier these are the logits: ``argmax(axis=1)`` gives
+        the classes.
+
+        ``batch_size`` (rows per chunk) defaults to as many as keep every array of the
+        computation within 32 MB (at most 4096), so memory does not grow with the rows of ``X``.
+        """
         X = as_row_data(X, "X")
-        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        if batch_size is not None:
+            batch_size = check_int(batch_size, "batch_size", minimum=1)
         if len(X) == 0:
             raise ValueError("X is empty: predict needs at least one row")
+        check_rows(self, X.shape, "X")
         try:
             with (
                 self.mode(training=False),
                 np.errstate(over="raise", invalid="raise", divide="raise"),
             ):
+                if batch_size is None:
+                    batch_size = chunk_rows(self, np.asarray(X[:1]))
                 if len(X) <= batch_size:
                     return self.forward(np.asarray(X[:]))
                 first = self.forward(np.asarray(X[:batch_size]))
@@ -210,12 +277,40 @@ class Sequential(Layer):
             self.release()  # keep no reference to X (the layers cached its rows for backward)
 
 
+def _row_shape(model: Layer, given, what: str) -> tuple[int, ...]:
+    """The shape of one row: ``given`` (an int or a tuple), or what the model's layers say."""
+    if given is None:
+        shape = model.input_shape()
+        if shape is None or any(d is None for d in shape):
+            known = "" if shape is None else f" (its first layer takes rows {_shape_text(shape)})"
+            raise ValueError(
+                f"{what} cannot tell the shape of one row of input from the layers{known}; pass "
+                "input_shape=, e.g. input_shape=784 or input_shape=(28, 28, 1)"
+            )
+        return tuple(int(d) for d in shape)
+    if isinstance(given, (tuple, list)):
+        if not given:
+            raise ValueError(f"input_shape must not be empty, got {given!r}")
+        return tuple(check_int(d, "input_shape", minimum=1) for d in given)
+    return (check_int(given, "input_shape", minimum=1),)
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("any" if d is None else str(d) for d in shape) + ")"
+
+
+def _watched(layer: Layer) -> bool:
+    """Whether the instance replaces its forward or backward (a trace watching it)."""
+    d = layer.__dict__
+    return "forward" in d or "backward" in d
+
+
 @dataclass(frozen=True)
 class ModelSummary:
     """What ``Sequential.summary()`` returns; prints as a table."""
 
     rows: tuple[tuple[str, str, tuple, int], ...]
-    input_features: int
+    input_shape: tuple[int, ...]
     dtype: str
 
     @property
@@ -235,7 +330,8 @@ class ModelSummary:
             )
 
         rule = "-" * len(line(table[0]))
-        out = [f"input: (batch, {self.input_features}), {self.dtype}", line(table[0]), rule]
+        shape = ", ".join(str(d) for d in self.input_shape)
+        out = [f"input: (batch, {shape}), {self.dtype}", line(table[0]), rule]
         out += [line(r) for r in table[1:]]
         out += [rule, f"total parameters: {self.total_params:,}"]
         return "\n".join(out)
