@@ -183,7 +183,9 @@ def predict(args: argparse.Namespace) -> int:
 
 def summary(args: argparse.Namespace) -> int:
     model = load(args.model)
-    print(model.summary())
+    n_features = model.metadata.get("n_features")  # a network that starts with a Reshape
+    fixed = model.input_shape() is not None or type(n_features) is not int
+    print(model.summary() if fixed else model.summary(n_features))
     meta = model.metadata
     if "cli_format" not in meta:
         if meta:
@@ -306,15 +308,44 @@ def fold_standardization(model: Sequential, mean: np.ndarray, scale: np.ndarray)
     first.weight.data[...] = W / scale[:, None]
 
 
+def standardize_first(proto, mean: np.ndarray, scale: np.ndarray, dtype) -> None:
+    """Put ``(input − mean) / scale`` in front of an exported graph (for a network whose first
+    layer is not a Dense, such as a CNN's Reshape, into which nothing can be folded)."""
+    import onnx
+
+    graph = proto.graph
+    for node in graph.node:
+        node.input[:] = ["standardized" if name == "input" else name for name in node.input]
+    graph.initializer.extend(
+        [
+            onnx.numpy_helper.from_array(mean.astype(dtype), "standardize.mean"),
+            onnx.numpy_helper.from_array(scale.astype(dtype), "standardize.scale"),
+        ]
+    )
+    make = onnx.helper.make_node
+    centred = make("Sub", ["input", "standardize.mean"], ["centred"], name="centred")
+    scaled = make("Div", ["centred", "standardize.scale"], ["standardized"], name="standardized")
+    graph.node.insert(0, scaled)
+    graph.node.insert(0, centred)
+
+
 def export(args: argparse.Namespace) -> int:
     check_output(args.onnx, "--onnx", inputs=[args.model])
     model = load(args.model)
     note = "no standardisation in its metadata: it takes the features as the model does"
+    card = None
     if "cli_format" in model.metadata:
         card = ModelCard.from_metadata(model.metadata, args.model)
-        fold_standardization(model, card.standardizer.mean, card.standardizer.scale)
-        note = "it takes the raw features (the standardisation is folded into the first layer)"
-    proto = export_onnx(model, args.onnx, opset=args.opset)
+        if isinstance(model.layers[0], Dense):
+            fold_standardization(model, card.standardizer.mean, card.standardizer.scale)
+            note = "it takes the raw features (the standardisation is folded into the first layer)"
+            card = None
+    shape = None if model.input_shape() is not None or card is None else card.n_features
+    proto = export_onnx(model, args.onnx, opset=args.opset, input_shape=shape)
+    if card is not None:
+        standardize_first(proto, card.standardizer.mean, card.standardizer.scale, model.dtype)
+        Path(args.onnx).write_bytes(proto.SerializeToString())
+        note = "it takes the raw features (the standardisation is the graph's first two nodes)"
     shape = proto.graph.input[0].type.tensor_type.shape
     dims = [d.dim_param or str(d.dim_value) for d in shape.dim]
     print(f"wrote {args.onnx}: ONNX opset {args.opset}, input 'input' ({', '.join(dims)}); {note}")
