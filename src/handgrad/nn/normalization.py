@@ -65,7 +65,21 @@ class BatchNorm(Layer):
     ``.weight`` is γ (starts at 1), ``.bias`` β (starts at 0); ``running_mean`` (0) and
     ``running_var`` (1) are :class:`~handgrad.nn.parameter.State`: no optimizer touches them,
     model files and checkpoints carry them, ``gradcheck`` and ``trace`` leave them as they were.
+
+    The batch is the whole batch of a distributed step too: its sums over the rows (Σx,
+    Σ(x − μ)², and Σdy, Σdy ⊙ x̂ in backward) go through ``batch_sums``, which distributed
+    training sets for the length of a ``fit`` to add up every rank's, so every rank normalises
+    with the statistics of the global batch, as one process would (see docs/distributed.md).
     """
+
+    #: Whether the layer sums over the batch in training: distributed training then gives it
+    #: ``batch_sums`` and calls ``forward_without_rows`` / ``backward_without_rows`` on a rank
+    #: that holds no row of a step.
+    sums_over_batch: ClassVar[bool] = True
+    #: ``None`` in one process; in distributed training an object whose ``values(a)`` returns
+    #: the sum of ``a`` over the ranks and ``gradients(a)`` the sum of gradient sums, in this
+    #: rank's scale.
+    batch_sums: Any = None
 
     _transient = ("_cache",)
     trace_letter = "Y"
@@ -114,33 +128,71 @@ class BatchNorm(Layer):
             scale = gamma / s
             y = x2 * scale
             y += beta - self.running_mean.data * scale
-            self._cache = (False, x2, shape, s)
+            self._cache = (False, x2, shape, s, m)
             return y.reshape(shape)
+        # Column sums as a matrix-vector product with ones: much faster than x.sum(axis=0).
+        ones = self._scratch("ones", (m,), dtype, fill=1)
+        sums = self.batch_sums
+        if sums is None:
+            self._check_count(m, shape)
+            mu = np.dot(ones, x2) / dtype.type(m)
+            xc = x2 - mu
+            var = np.dot(ones, np.square(xc, out=self._scratch("square", xc.shape, dtype)))
+            var /= dtype.type(m)
+        else:  # the statistics of the global batch, every rank's rows summed
+            m, mu = self._global_mean(np.dot(ones, x2), m, shape)
+            mu = mu.astype(dtype)
+            xc = x2 - mu
+            local = np.dot(ones, np.square(xc, out=self._scratch("square", xc.shape, dtype)))
+            var = (sums.values(local) / m).astype(dtype)
+        s = np.sqrt(var + dtype.type(self.eps))
+        xc /= s  # x̂, in the array that held x − μ
+        y = xc * gamma
+        y += beta
+        self._update_running(mu, var, m)
+        self._cache = (True, xc, shape, s, m)
+        return y.reshape(shape)
+
+    def _check_count(self, m, shape) -> None:
         if m < 2:
             raise ValueError(
                 f"{self!r} needs more than one value per feature in training mode (it normalises "
                 f"each feature over the batch), got input of shape {shape}"
             )
-        # Column means as a matrix-vector product with ones: much faster than x.mean(axis=0).
-        ones = self._scratch("ones", (m,), dtype, fill=1)
-        mu = np.dot(ones, x2) / dtype.type(m)
-        xc = x2 - mu
-        var = np.dot(ones, np.square(xc, out=self._scratch("square", xc.shape, dtype)))
-        var /= dtype.type(m)
-        s = np.sqrt(var + dtype.type(self.eps))
-        xc /= s  # x̂, in the array that held x − μ
-        y = xc * gamma
-        y += beta
+
+    def _global_mean(self, local_sum: np.ndarray, m: int, shape) -> tuple[int, np.ndarray]:
+        """``(M, μ)`` of the global batch, from this rank's column sums over its ``m`` values."""
+        total = self.batch_sums.values(np.append(local_sum.astype(np.float64), m))
+        M = round(total[-1])
+        self._check_count(M, shape if m == M else f"{shape} on this rank, {M} values in all")
+        return M, total[:-1] / M
+
+    def _update_running(self, mu, var, m: int) -> None:
+        dtype = self.running_mean.data.dtype
         r = dtype.type(self.momentum)
         self.running_mean.data *= 1 - r
         self.running_mean.data += r * mu
         self.running_var.data *= 1 - r
         self.running_var.data += r * var * dtype.type(m / (m - 1))
-        self._cache = (True, xc, shape, s)
-        return y.reshape(shape)
+
+    def forward_without_rows(self) -> None:
+        """A distributed step in which this rank holds no row: take part in the global batch's
+        sums with zeros, and move the running statistics as every rank does."""
+        if not self.training or self.batch_sums is None:
+            return
+        n = self.num_features
+        M, mu = self._global_mean(np.zeros(n), 0, (0, n))
+        var = self.batch_sums.values(np.zeros(n)) / M
+        dtype = self.running_mean.data.dtype
+        self._update_running(mu.astype(dtype), var.astype(dtype), M)
+
+    def backward_without_rows(self) -> None:
+        """The backward part of :meth:`forward_without_rows`: zeros into the gradient sums."""
+        if self.training and self.batch_sums is not None:
+            self.batch_sums.gradients(np.zeros(2 * self.num_features))
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        training, kept, shape, s = self._cached("_cache")
+        training, kept, shape, s, M = self._cached("_cache")
         dtype = kept.dtype
         dy = self._check_grad_out(grad_out, shape, dtype).reshape(-1, self.num_features)
         m = dy.shape[0]
@@ -153,9 +205,13 @@ class BatchNorm(Layer):
             return (dy * (gamma / s)).reshape(shape)
         xhat = kept
         np.dot(ones, dy * xhat, out=self.weight.grad)  # dγ = Σ dy ⊙ x̂
+        sum_dy, sum_dyx = self.bias.grad, self.weight.grad
+        if self.batch_sums is not None:  # the means are over the global batch
+            both = self.batch_sums.gradients(np.concatenate([sum_dy, sum_dyx]).astype(np.float64))
+            sum_dy, sum_dyx = both[: len(sum_dy)].astype(dtype), both[len(sum_dy) :].astype(dtype)
         # dx = (γ/s) ⊙ (dy − mean(dy) − x̂ ⊙ mean(dy ⊙ x̂)), the means being dβ/m and dγ/m
-        dx = xhat * (self.weight.grad / dtype.type(m))
-        dx += self.bias.grad / dtype.type(m)
+        dx = xhat * (sum_dyx / dtype.type(M))
+        dx += sum_dy / dtype.type(M)
         np.subtract(dy, dx, out=dx)
         dx *= gamma / s
         return dx.reshape(shape)

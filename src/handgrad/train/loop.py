@@ -226,6 +226,9 @@ def fit(
         for cb in run.callbacks:
             cb.on_train_error(run, error)
         raise
+    finally:
+        if dist is not None:
+            dist.finish()
     return history
 
 
@@ -262,6 +265,8 @@ def _train(run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validat
                                 epoch, batch, f"the loss is {value}", optimizer.lr
                             )
                         backward(loss_backward())
+                    else:
+                        dist.idle_step()  # its share of the batch statistics: zeros
                     if dist is not None:
                         dist.reduce_gradients(len(idx))  # Σ over ranks: the whole batch's
                     if clip is not None:
