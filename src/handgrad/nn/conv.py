@@ -393,11 +393,11 @@ class _Convolution(Layer):
         if self.spatial == 2:
             where = (n, rows, cols, slice(None))
             kernel_index = (slice(None), slice(None), slice(None), f)
-            shape_note = f"{g.kh}×{g.kw} positions × {C} channels"
+            shape_note = f"{g.kh}×{g.kw} positions × {C} channel{'s' if C != 1 else ''}"
         else:
             where = (n, cols, slice(None))
             kernel_index = (slice(None), slice(None), f)
-            shape_note = f"{g.kw} positions × {C} channels"
+            shape_note = f"{g.kw} positions × {C} channel{'s' if C != 1 else ''}"
         return Worked(
             index=index,
             lines=(

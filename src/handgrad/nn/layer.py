@@ -51,9 +51,9 @@ from .parameter import Parameter, State
 #: gradient it returned.
 TRACE_VALUES = ("input", "output", "grad_out", "branch", "branch_grad")
 
-#: The largest number of values, per row of a chunk, that ``predict`` and ``evaluate`` let any
-#: one array of the network hold: chunks of rows are sized by it (see :func:`chunk_rows`).
-CHUNK_BYTES = 32 << 20
+#: The most bytes that any one array of the network may hold while ``predict`` and ``evaluate``
+#: run a chunk of rows: chunks are sized by it (see :func:`chunk_rows`).
+CHUNK_BYTES = 16 << 20
 #: Rows per chunk when the network is small (the MLPs' batch of old).
 MAX_CHUNK_ROWS = 4096
 
@@ -464,7 +464,7 @@ def chunk_rows(layer: Layer, row: np.ndarray, limit: int = MAX_CHUNK_ROWS) -> in
     """How many rows ``predict`` and ``evaluate`` run at a time through ``layer``, given one row
     of input (shape ``(1, …)``): as many as keep every array of the computation within
     :data:`CHUNK_BYTES`, at most ``limit``, at least 1. An MLP on 784 features gets ``limit``; a
-    convolution whose output holds 12,544 values a row gets 668 in float32. So their memory does
+    convolution whose output holds 12,544 values a row gets 334 in float32. So their memory does
     not grow with the number of rows. The caller sets the mode (evaluation: no state changes)."""
     _, largest = layer.largest_activation(row)
     per_row = max(1, largest) * layer.dtype.itemsize

@@ -243,7 +243,7 @@ class Sequential(Layer):
         the classes.
 
         ``batch_size`` (rows per chunk) defaults to as many as keep every array of the
-        computation within 32 MB (at most 4096), so memory does not grow with the rows of ``X``.
+        computation within 16 MB (at most 4096), so memory does not grow with the rows of ``X``.
         """
         X = as_row_data(X, "X")
         if batch_size is not None:
