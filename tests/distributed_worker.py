@@ -7,6 +7,7 @@ and trains with ``fit(..., distributed=ProcessGroup(timeout=spec["timeout"]))``.
 its final weights and history to ``{spec["out"]}.{rank}.npz``. The test builds the same problem
 with :func:`problem` and trains it in one process.
 
+``spec["conv"]`` trains a 1-D convolution on rows of shape (5, 1).
 ``spec["batch_norm"]`` adds batch norm (the statistics of the global batch) to the network.
 ``spec["fail"]``, if given, makes one rank fail at the start of a batch:
 ``{"rank": r, "epoch": e, "batch": b, "how": "exit" | "hang"}`` (0-based epoch and batch).
@@ -42,6 +43,10 @@ def problem(spec: dict):
         # rounding, which Adam's first steps turn into steps of ±lr)
         block = hg.Sequential([hg.BatchNorm(8, momentum=0.2), hg.Dense(8, 8, rng=4), hg.Tanh()])
         layers[2:2] = [hg.BatchNorm(8), hg.Residual(block)]
+    if spec.get("conv"):  # rows of another rank: each row a signal (5, 1)
+        X = X.reshape(len(X), N_FEATURES, 1)
+        layers = [hg.Conv1D(1, 4, 3, padding="same", rng=5), hg.ReLU(), hg.MaxPool1D(2),
+                  hg.Flatten(), hg.Dense(8, N_CLASSES, rng=6)]  # fmt: skip
     model = hg.Sequential(layers)
     if spec.get("optimizer", "adam") == "adam":
         optimizer = hg.Adam(model.parameters(), lr=0.05, weight_decay=1e-3)

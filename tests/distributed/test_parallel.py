@@ -205,6 +205,14 @@ def test_batch_norm_normalises_over_the_global_batch_as_one_process_does(tmp_pat
         np.testing.assert_array_equal(result["2.running_var"], results[0]["2.running_var"])
 
 
+def test_rows_of_signals_train_across_ranks_as_in_one_process(tmp_path):
+    spec = {"sizes": [50, 0, 30], "epochs": 2, "batch_size": 16, "conv": True}
+    run = launch(tmp_path, spec)
+    assert run.returncode == 0, run.stderr
+    for result in rank_results(tmp_path, 3):
+        assert_same_training(result, *single_process(spec), atol=1e-12)
+
+
 def test_batch_norm_resumes_on_another_number_of_ranks(tmp_path):
     ckpt = str(tmp_path / "run.ckpt")
     first = {"sizes": [50, 30], "epochs": 2, "batch_size": 16, "checkpoint": ckpt,

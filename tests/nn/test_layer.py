@@ -127,8 +127,9 @@ def test_input_shape_from_the_old_input_features_method():
 def test_chunk_rows_bound_the_memory_of_one_chunk():
     from handgrad.nn.layer import CHUNK_BYTES, MAX_CHUNK_ROWS, chunk_rows
 
-    mlp = hg.Sequential([hg.Dense(784, 256), hg.ReLU(), hg.Dense(256, 10)])
-    assert chunk_rows(mlp, np.zeros((1, 784))) == MAX_CHUNK_ROWS
+    f32 = np.float32
+    mlp = hg.Sequential([hg.Dense(784, 256, dtype=f32), hg.ReLU(), hg.Dense(256, 10, dtype=f32)])
+    assert chunk_rows(mlp, np.zeros((1, 784), np.float32)) == MAX_CHUNK_ROWS
     cnn = hg.Sequential([hg.Conv2D(1, 16, 3, padding=1, dtype=np.float32), hg.ReLU()])
     # its output holds 28·28·16 = 12,544 float32 values a row
     assert chunk_rows(cnn, np.zeros((1, 28, 28, 1), np.float32)) == CHUNK_BYTES // (12544 * 4)

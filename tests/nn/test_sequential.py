@@ -274,3 +274,14 @@ def test_predict_runs_a_cnn_in_chunks_of_bounded_size(rng, monkeypatch):
     out = model.predict(rng.standard_normal((100, 8, 8, 1)))
     assert out.shape == (100, 512)
     assert max(sizes) == 16 and sum(sizes) == 100
+
+
+def test_an_empty_batch_goes_through_every_layer_of_a_cnn(rng):
+    """A rank of a distributed run may hold no row: its forward and backward see 0 rows."""
+    model = small_cnn(rng)
+    for layers in (model, hg.Sequential([hg.Conv1D(1, 2, 3), hg.AvgPool1D(2), hg.Flatten()])):
+        x = np.zeros((0, 64)) if layers is model else np.zeros((0, 9, 1))
+        with layers.mode(False):
+            y = layers.forward(x)
+            assert y.shape[0] == 0
+            assert layers.backward(np.zeros(y.shape)).shape == x.shape

@@ -119,9 +119,7 @@ class _Convolution(Layer):
         g = self._geometry
         H, W = x4.shape[1:3]
         Ho, Wo = g.output_size(H, W)
-        if Ho <= 0 or Wo <= 0 or x4.shape[0] == 0:
-            if x4.shape[0] == 0:
-                raise ValueError(f"{self!r} got an empty batch, shape {shape}")
+        if Ho <= 0 or Wo <= 0:
             padded = (
                 f"{H + g.top + g.bottom}×{W + g.left + g.right}"
                 if self.spatial == 2

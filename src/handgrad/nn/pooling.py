@@ -14,6 +14,7 @@ network, the trace and the model file as they are.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -85,8 +86,6 @@ class _Pool(Layer):
                 f"{self!r} got input of shape {x.shape}: its window is larger than the input "
                 f"({size}), so the output would be empty"
             )
-        if x4.shape[0] == 0:
-            raise ValueError(f"{self!r} got an empty batch, shape {x.shape}")
         return x4, Ho, Wo
 
     def _out(self, y4: np.ndarray) -> np.ndarray:
@@ -518,7 +517,7 @@ class GlobalAvgPool(Layer):
                 f"positions between them, got shape {x.shape}"
             )
         N, C = x.shape[0], x.shape[-1]
-        P = x.size // max(1, N * C)
+        P = math.prod(x.shape[1:-1])
         self._cache = (x.shape, x.dtype, P)
         return x.reshape(N, P, C).mean(axis=1)
 

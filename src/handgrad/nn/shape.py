@@ -67,7 +67,7 @@ class Flatten(Layer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = _batch(self, x)
         self._cache = (x.shape, x.dtype)
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         shape, dtype = self._cached("_cache")
@@ -149,7 +149,7 @@ class Reshape(Layer):
                 f"{self!r} expected rows of {want}, got shape {x.shape} ({per_row} a row)"
             )
         self._cache = (x.shape, x.dtype)
-        return x.reshape(n, *self.shape)
+        return x.reshape(n, *self._row_shape(x.shape))
 
     def _row_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape of an output row for an input of ``shape`` (the -1 worked out)."""
