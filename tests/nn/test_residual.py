@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import handgrad as hg
 
@@ -76,3 +78,18 @@ def test_a_branch_that_changes_the_shape_is_refused(rng):
         res(np.ones((4, 3)))
     with pytest.raises(TypeError, match="layer must be a Layer"):
         hg.Residual("dense")
+
+
+@given(
+    width=st.integers(1, 5),
+    batch=st.integers(1, 4),
+    depth=st.integers(1, 3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_random_blocks_match_finite_differences(width, batch, depth, seed):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for _ in range(depth):
+        layers += [hg.Dense(width, width, rng=rng), hg.Tanh()]
+    block = hg.Residual(hg.Sequential(layers))
+    assert hg.gradcheck(block, rng.standard_normal((batch, width))).passed

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import handgrad as hg
 
@@ -72,3 +74,15 @@ def test_bad_input_is_named(make, x, error, message):
 def test_bad_shapes_are_named(shape, error, message):
     with pytest.raises(error, match=message):
         hg.Reshape(shape)
+
+
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    batch=st.integers(1, 3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_flatten_and_reshape_gradients_match_finite_differences(shape, batch, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, *shape))
+    assert hg.gradcheck(hg.Flatten(), x).passed
+    assert hg.gradcheck(hg.Reshape((-1, shape[0])), x).passed
