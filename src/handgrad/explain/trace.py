@@ -12,6 +12,14 @@
   ``dL/db = Σ dL/dZ`` and ``dL/dA_prev = dL/dZ · Wᵀ``;
 * **update**, with ``lr``: ``W ← W − lr · dL/dW`` and the new values, from ``hg.SGD``.
 
+A formula whose layer knows how (``Formula.element``) also works one element of its result out
+with its numbers: for a convolution the window, the kernel, the sum of their products plus the
+bias. The trace picks the element (the first sample, the middle of every other axis), fills the
+rule's lines with the step's symbols and sets the layer's own value beside the worked one. A
+residual block shows its inner layers, then the addition ``R = x + branch``; the gradient its
+branch returns is ``dL/dx (through [path])``. State arrays (batch norm's running statistics)
+appear with their values before the step and their new values, and are given back afterwards.
+
 Each entry has its formula in symbols, in words (the notebook's: "Loss w.r.t. weight"), and its
 terms: named arrays with their shapes and values. The formulas are the layers' and the loss's own
 (their ``formulas`` method, :class:`handgrad.Formula`): this module knows no layer type. A layer

@@ -45,6 +45,8 @@ CHUNK_BYTES = 4 << 20
 #: batch and image size (a 64→64-channel 3×3 convolution on 32×32 images would need 302 MB at
 #: batch 128).
 MAX_COLUMNS_BYTES = 64 << 20
+#: The same for the input gradient's im2col matrix (the spread gradient's windows).
+SPREAD_CHUNK_BYTES = 4 << 20
 
 
 class _Convolution(Layer):
@@ -144,7 +146,7 @@ class _Convolution(Layer):
             return x4
         N, H, W, C = x4.shape
         shape = (N, H + g.top + g.bottom, W + g.left + g.right, C)
-        xp = self._prepared_scratch("padded", shape, x4.dtype, lambda a: a.fill(0))
+        xp = self._prepared_scratch("padded", shape, x4.dtype, _zero)
         xp[:, g.top : g.top + H, g.left : g.left + W] = x4
         return xp
 
@@ -157,14 +159,17 @@ class _Convolution(Layer):
             return self._prepared_scratch(key, (K + 1, rows), dtype, _last_row_ones).T
         return self._prepared_scratch(key, (rows, K + 1), dtype, _last_column_ones)
 
-    def _fill_columns(self, cols: np.ndarray, xp: np.ndarray, Ho: int, Wo: int) -> None:
+    def _fill_columns(
+        self, cols: np.ndarray, xp: np.ndarray, Ho: int, Wo: int, g: Geometry | None = None
+    ) -> None:
         """Write the windows of the padded samples ``xp`` into ``cols`` (all but its ones).
 
         With more than one channel, row by row: one strided view of every window and one copy
         (each window's ``kw × C`` run is contiguous in channels-last). With one channel, column
         by column: one shifted copy of the images per kernel offset, nine long copies instead of
-        a copy of runs of three."""
-        g = self._geometry
+        a copy of runs of three. ``g``, the layer's own geometry unless given, may step further
+        (the windows of one offset of a pool's, for :meth:`forward_pooled`)."""
+        g = self._geometry if g is None else g
         n, C = xp.shape[0], xp.shape[3]
         if C == 1:
             columns = cols.T
@@ -192,9 +197,10 @@ class _Convolution(Layer):
         return wb
 
     @staticmethod
-    def _step(n: int, bytes_per_sample: int) -> int:
+    def _step(n: int, bytes_per_sample: int, chunk_bytes: int | None = None) -> int:
         """Samples per chunk: about :data:`CHUNK_BYTES` of matrix, at least one."""
-        return max(1, min(n, CHUNK_BYTES // max(1, bytes_per_sample)))
+        chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+        return max(1, min(n, chunk_bytes // max(1, bytes_per_sample)))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         shape = np.shape(x)
@@ -220,50 +226,153 @@ class _Convolution(Layer):
                 cols = self._columns("chunk", step * P, K, C, dtype)[: (stop - start) * P]
             self._fill_columns(cols, xp[start:stop], Ho, Wo)
             np.matmul(cols, wb, out=z[rows])  # Z = [cols 1] · [W; b], (N·Ho·Wo, C_out)
-        self._cache = (xp, x4.shape, Ho, Wo, kept)
+        self._cache = (xp, x4.shape, Ho, Wo, kept, None)
         out = z.reshape(N, Ho, Wo, F)
         return out if self.spatial == 2 else out[:, 0]
 
+    def pools_with(self, kh: int, kw: int) -> bool:
+        """Whether :meth:`forward_pooled` can serve a max-pool of ``kh × kw`` tiling windows."""
+        return type(self) in (Conv2D, Conv1D) and (self.spatial == 2 or kh == 1)
+
+    def forward_pooled(self, x: np.ndarray, kh: int, kw: int) -> tuple[np.ndarray, int, int]:
+        """Z for a max-pool of ``kh × kw`` windows side by side that follows (through a ReLU):
+        only the outputs the pool's windows cover, rows ordered so that each of the pool's
+        window offsets is one contiguous block.
+
+        Returns ``(Z, Ho′, Wo′)``, Z of shape ``(N·Ho′·Wo′·kh·kw, C_out)``: chunks of samples,
+        each holding, for each window offset ``(a, b)`` in row-major order, the outputs at
+        ``(kh·i + a, kw·j + b)`` for every sample of the chunk and every pooled position
+        ``(i, j)``. The pool then reads whole blocks instead of strided views. The outputs the
+        windows leave out (the last row when the height is odd) are not computed: no gradient
+        comes back to them. The values are those ``forward`` computes, in another order.
+        """
+        shape = np.shape(x)
+        x4 = self._to_4d(x)
+        Ho, Wo = self._output_hw(x4, x4.shape if self.spatial == 2 else shape)
+        Ho2, Wo2 = Ho // kh, Wo // kw
+        xp = self._padded(x4)
+        N, C, F = x4.shape[0], x4.shape[3], self.out_channels
+        g = self._geometry
+        K, P = g.kh * g.kw * C, Ho2 * Wo2 * kh * kw
+        dtype = xp.dtype
+        wb = self._weights_and_bias(K)
+        per_sample = P * (K + 1) * dtype.itemsize
+        step = self._step(N, per_sample)
+        keep = self.training and N * per_sample <= MAX_COLUMNS_BYTES
+        kept = self._columns("columns", N * P, K, C, dtype) if keep else None
+        z = np.empty((N * P, F), dtype=dtype)
+        for start in range(0, N, step):
+            stop = min(N, start + step)
+            rows = slice(start * P, stop * P)
+            if keep:
+                cols = kept[rows]
+            else:
+                cols = self._columns("chunk", step * P, K, C, dtype)[: (stop - start) * P]
+            self._fill_pooled(cols, xp[start:stop], Ho2, Wo2, kh, kw)
+            np.matmul(cols, wb, out=z[rows])
+        self._cache = (xp, x4.shape, Ho, Wo, kept, (kh, kw, Ho2, Wo2, step))
+        return z, Ho2, Wo2
+
+    def _fill_pooled(self, cols, xp, Ho2: int, Wo2: int, kh: int, kw: int) -> None:
+        """The im2col rows of :meth:`forward_pooled` for the samples ``xp``: one block of rows
+        per window offset of the pool, each the windows of outputs ``(kh·i + a, kw·j + b)``."""
+        g = self._geometry
+        spaced = Geometry(g.kh, g.kw, g.sh * kh, g.sw * kw)  # the windows of one offset
+        block = len(xp) * Ho2 * Wo2
+        for a in range(kh):
+            for b in range(kw):
+                o = a * kw + b
+                shifted = xp[:, a * g.sh :, b * g.sw :]
+                self._fill_columns(cols[o * block : (o + 1) * block], shifted, Ho2, Wo2, spaced)
+
+    def backward_pooled(self, dZ: np.ndarray, input_grad: bool) -> np.ndarray | None:
+        """The backward of :meth:`forward_pooled`: ``dZ`` in its row order; dW and db as one
+        product with the columns (the order of the rows does not matter to a sum), and, with
+        ``input_grad``, dX as the transposed convolution of dZ put back in place (zero where
+        the pool's windows left outputs out)."""
+        xp, shape4, Ho, Wo, kept, pooled = self._cached("_cache")
+        if pooled is None:
+            raise RuntimeError(f"{self!r}.backward_pooled called after a forward of its own")
+        kh, kw, Ho2, Wo2, step = pooled
+        N, C, F = shape4[0], shape4[3], self.out_channels
+        P = Ho2 * Wo2 * kh * kw
+
+        def rebuild(start, stop, cols):
+            self._fill_pooled(cols, xp[start:stop], Ho2, Wo2, kh, kw)
+
+        self._weight_grads(dZ, kept, N, P, C, step, rebuild)
+        if not input_grad:
+            return None
+        # dZ back in place, (N, Ho, Wo, C_out), zero where no window of the pool reaches.
+        spatial = self._prepared_scratch("pooled_grad", (N, Ho, Wo, F), dZ.dtype, _zero)
+        for start in range(0, N, step):
+            stop = min(N, start + step)
+            n = stop - start
+            chunk = dZ[start * P : stop * P].reshape(kh, kw, n, Ho2, Wo2, F)
+            for a in range(kh):
+                for b in range(kw):
+                    spatial[start:stop, a : kh * Ho2 : kh, b : kw * Wo2 : kw] = chunk[a, b]
+        return self._input_grad(spatial.reshape(N * Ho * Wo, F), shape4, Ho, Wo)
+
     # Backward ---------------------------------------------------------------------------------
+
+    def _weight_grads(self, dZ, kept, N: int, P: int, C: int, step: int, rebuild) -> None:
+        """``[dW; db] = [cols 1]ᵀ · dZ`` into the parameters' gradients: one product with the
+        kept columns, or chunk by chunk with the columns rebuilt (``rebuild(start, stop,
+        cols)``) when they were not kept (too large, or an evaluation-mode forward)."""
+        g = self._geometry
+        F = self.out_channels
+        K = g.kh * g.kw * C
+        dtype = dZ.dtype
+        dwb = self._scratch("weights_and_bias_grad", (K + 1, F), dtype)
+        if kept is not None:
+            np.matmul(kept.T, dZ, out=dwb)
+        else:
+            part = self._scratch("weights_and_bias_part", (K + 1, F), dtype)
+            for start in range(0, N, step):
+                stop = min(N, start + step)
+                cols = self._columns("chunk", step * P, K, C, dtype)[: (stop - start) * P]
+                rebuild(start, stop, cols)
+                np.matmul(cols.T, dZ[start * P : stop * P], out=dwb if start == 0 else part)
+                if start:
+                    dwb += part
+        self.weight.grad.reshape(K, F)[...] = dwb[:K]  # dW = colsᵀ · dZ
+        self.bias.grad[...] = dwb[K]  # db = 1ᵀ · dZ
 
     def _param_grads(self, grad_out) -> tuple[np.ndarray, tuple]:
         cache = self._cached("_cache")
-        xp, shape4, Ho, Wo, kept = cache
+        xp, shape4, Ho, Wo, kept, pooled = cache
+        if pooled is not None:
+            raise RuntimeError(
+                f"{self!r} ran fused with the ReLU and the max-pool after it; back-propagate "
+                "through the Sequential that holds them"
+            )
         N, C, F = shape4[0], shape4[3], self.out_channels
         out_shape = (N, Ho, Wo, F) if self.spatial == 2 else (N, Wo, F)
         P = Ho * Wo
         dZ = self._check_grad_out(grad_out, out_shape, xp.dtype).reshape(N * P, F)
         g = self._geometry
-        K = g.kh * g.kw * C
-        dtype = xp.dtype
-        dwb = self._scratch("weights_and_bias_grad", (K + 1, F), dtype)
-        part = self._scratch("weights_and_bias_part", (K + 1, F), dtype)
-        step = self._step(N, P * (K + 1) * dtype.itemsize)
-        for start in range(0, N, step):
-            stop = min(N, start + step)
-            rows = slice(start * P, stop * P)
-            if kept is not None:
-                cols = kept[rows]
-            else:  # not kept (too large, or an evaluation-mode forward): rebuilt from the input
-                cols = self._columns("chunk", step * P, K, C, dtype)[: (stop - start) * P]
-                self._fill_columns(cols, xp[start:stop], Ho, Wo)
-            # [dW; db] = [cols 1]ᵀ · dZ, summed over the chunks
-            np.matmul(cols.T, dZ[rows], out=dwb if start == 0 else part)
-            if start:
-                dwb += part
-        self.weight.grad.reshape(K, F)[...] = dwb[:K]  # dW = colsᵀ · dZ
-        self.bias.grad[...] = dwb[K]  # db = 1ᵀ · dZ
+        step = self._step(N, P * (g.kh * g.kw * C + 1) * xp.dtype.itemsize)
+
+        def rebuild(start, stop, cols):
+            self._fill_columns(cols, xp[start:stop], Ho, Wo)
+
+        self._weight_grads(dZ, kept, N, P, C, step, rebuild)
         return dZ, cache
 
     def backward_params(self, grad_out: np.ndarray) -> None:
         self._param_grads(grad_out)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        dZ, (xp, shape4, Ho, Wo, _) = self._param_grads(grad_out)
+        dZ, (_, shape4, Ho, Wo, _, _) = self._param_grads(grad_out)
+        return self._input_grad(dZ, shape4, Ho, Wo)
+
+    def _input_grad(self, dZ: np.ndarray, shape4, Ho: int, Wo: int) -> np.ndarray:
+        """dX from dZ ``(N·Ho·Wo, C_out)``, rows in place."""
         N, H, W, C = shape4
         F = self.out_channels
         g = self._geometry
-        dtype = xp.dtype
+        dtype = dZ.dtype
         # dX is the transposed convolution: dZ spread out by the strides into a zero buffer
         # (each output's gradient where its window starts, shifted by kh − 1, kw − 1), then
         # convolved at stride 1 with the kernel turned by 180° and its channels swapped.
@@ -272,10 +381,10 @@ class _Convolution(Layer):
         Wt = turned.reshape(g.kh * g.kw * F, C)
         Hg = H + g.top + g.bottom + g.kh - 1
         Wg = W + g.left + g.right + g.kw - 1
-        step = self._step(N, H * W * g.kh * g.kw * F * dtype.itemsize)
+        step = self._step(N, H * W * g.kh * g.kw * F * dtype.itemsize, SPREAD_CHUNK_BYTES)
         # One buffer of a chunk's size; a shorter last chunk takes its first samples, whose zeros
         # are where they were.
-        spread_all = self._prepared_scratch("spread", (step, Hg, Wg, F), dtype, lambda a: a.fill(0))
+        spread_all = self._prepared_scratch("spread", (step, Hg, Wg, F), dtype, _zero)
         window_rows = self._scratch("spread_columns", (step * H * W, g.kh * g.kw * F), dtype)
         unit = Geometry(g.kh, g.kw, 1, 1)
         put_rows = slice(g.kh - 1, g.kh - 1 + g.sh * (Ho - 1) + 1, g.sh)
@@ -442,6 +551,10 @@ class _Convolution(Layer):
         return graph.node(
             "Add", [total, graph.tensor(f"{path}.bias", self.bias.data)], f"{path}.conv"
         )
+
+
+def _zero(a: np.ndarray) -> None:
+    a.fill(0)
 
 
 def _last_row_ones(a: np.ndarray) -> None:

@@ -259,18 +259,24 @@ class Layer:
 
     # Passes computed together -------------------------------------------------------------------
 
-    def fuses_after(self, previous: Layer) -> bool:
-        """Whether this layer can compute ``previous`` (the layer before it) and itself in one
-        pass, through :meth:`forward_fused` and :meth:`backward_fused`. ``Sequential`` asks, and
-        runs the pair so whenever neither layer's methods are overridden on the instance (a
-        trace watching them sees each layer run on its own). The pair must compute exactly what
-        the two layers compute one after the other: ``MaxPool2D`` after ``ReLU``."""
-        return False
+    def fuses_after(self, before: tuple[Layer, ...]) -> int:
+        """How many of the layers right before this one it can compute with itself in one pass,
+        through :meth:`forward_fused` and :meth:`backward_fused`: ``before`` holds them, the
+        nearest last; 0 for none. ``Sequential`` asks, trying the longest chain first, and runs
+        the chain so whenever no method of its layers is replaced on the instance (a trace
+        watching them sees each layer run on its own). The chain must compute exactly what the
+        layers compute one after the other: ``MaxPool2D`` after ``ReLU``, or after ``Conv2D``,
+        ``ReLU``."""
+        return 0
 
-    def forward_fused(self, previous: Layer, x: np.ndarray) -> np.ndarray:
+    def forward_fused(self, previous: tuple[Layer, ...], x: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} fuses with no layer")
 
-    def backward_fused(self, previous: Layer, grad_out: np.ndarray) -> np.ndarray:
+    def backward_fused(
+        self, previous: tuple[Layer, ...], grad_out: np.ndarray, input_grad: bool = True
+    ) -> np.ndarray | None:
+        """Back-propagate through ``previous`` and this layer; without ``input_grad``, fill
+        the parameters' gradients only and return None (the chain is the network's first)."""
         raise NotImplementedError(f"{type(self).__name__} fuses with no layer")
 
     @property

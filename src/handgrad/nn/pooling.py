@@ -21,6 +21,7 @@ import numpy as np
 
 from .._validation import as_numeric_array
 from .activations import ReLU
+from .conv import _Convolution
 from .layer import Formula, Layer, Worked, index_text, number, register_layer
 from .windows import (
     Geometry,
@@ -174,15 +175,63 @@ class _Pool(Layer):
 class _MaxPool(_Pool):
     kind = "max"
 
-    def fuses_after(self, previous: Layer) -> bool:
-        return type(previous) is ReLU
+    def fuses_after(self, before: tuple[Layer, ...]) -> int:
+        if not before or type(before[-1]) is not ReLU:
+            return 0
+        g = self._geometry
+        tiles = g.sh == g.kh and g.sw == g.kw
+        if (
+            len(before) >= 2
+            and tiles
+            and self.training  # a training step: predict's single pass gains less from it
+            and isinstance(before[-2], _Convolution)
+            and before[-2].spatial == self.spatial
+            and before[-2].pools_with(g.kh, g.kw)
+        ):
+            return 2
+        return 1
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self._forward(x, relu=False)
 
-    def forward_fused(self, previous: Layer, x: np.ndarray) -> np.ndarray:
-        previous._cache = None  # the ReLU did not run on its own: it has nothing to back-propagate
-        return self._forward(x, relu=True)
+    def forward_fused(self, previous: tuple[Layer, ...], x: np.ndarray) -> np.ndarray:
+        previous[-1]._cache = None  # the ReLU did not run on its own: nothing to back-propagate
+        if len(previous) == 1:
+            return self._forward(x, relu=True)
+        return self._forward_after_conv(previous[0], x)
+
+    def _forward_after_conv(self, conv: Layer, x: np.ndarray) -> np.ndarray:
+        """Convolution, ReLU and this pool in one pass: the convolution gives its outputs with
+        each of the pool's window offsets in a block of its own (``forward_pooled``), so the
+        maximum and the masks are taken over whole blocks, not strided views. The same values
+        as the three layers one after the other."""
+        g = self._geometry
+        k = g.kh * g.kw
+        z, Ho, Wo = conv.forward_pooled(x, g.kh, g.kw)
+        if Ho <= 0 or Wo <= 0:  # the pool's own error, for the shape the convolution gives
+            conv_out = conv._cache[2:4]
+            shape = (len(np.asarray(x)), *conv_out, conv.out_channels)
+            self._to_4d(np.zeros(shape if self.spatial == 2 else (shape[0], shape[2], shape[3])))
+        step = conv._cache[5][4]
+        N, F = len(z) // (Ho * Wo * k), conv.out_channels
+        P = Ho * Wo
+        out = np.empty((N * P, F), dtype=z.dtype)
+        masks = self._scratch("masks", z.shape, _BOOL)
+        zeros = self._scratch("zeros", (step * P, F), z.dtype, fill=0)
+        remaining = self._scratch("remaining", (step * P, F), _BOOL)
+        for start in range(0, N, step):
+            n = min(N, start + step) - start
+            rows = slice(start * P * k, (start + n) * P * k)
+            blocks = z[rows].reshape(k, n * P, F)
+            m = out[start * P : (start + n) * P]
+            np.maximum(blocks[0], zeros[: n * P], out=m)  # max(0, …): the ReLU
+            for v in blocks[1:]:
+                np.maximum(m, v, out=m)
+            self._first_maxima(list(blocks), m, masks[rows].reshape(k, n * P, F),
+                               remaining[: n * P], relu=True)  # fmt: skip
+        self._cache = (None, Ho, Wo, masks, ("conv", conv, N, step))
+        out = out.reshape(N, Ho, Wo, F)
+        return self._out(out)
 
     def _forward(self, x, relu: bool) -> np.ndarray:
         x4, Ho, Wo = self._to_4d(x)
@@ -206,6 +255,13 @@ class _MaxPool(_Pool):
         (ReLU passes no gradient there)."""
         masks = self._scratch("masks", (len(views), *m.shape), _BOOL)
         remaining = self._scratch("remaining", m.shape, _BOOL)
+        self._first_maxima(views, m, masks, remaining, relu)
+        return masks
+
+    @staticmethod
+    def _first_maxima(views, m, masks, remaining, relu: bool) -> None:
+        """``masks[o]``: where ``views[o]`` holds the first of the maxima ``m``, offsets in
+        row-major order; with ``relu``, nowhere that ``m`` ≤ 0."""
         if relu:
             np.greater(m, 0, out=remaining)
         else:
@@ -218,20 +274,38 @@ class _MaxPool(_Pool):
             np.equal(v, m, out=masks[o])
             masks[o] &= remaining
             remaining ^= masks[o]  # remaining and not masks[o], since masks[o] ⊆ remaining
-        return masks
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         if self._cached("_cache")[4]:
             raise RuntimeError(
-                f"{self!r} ran fused with the ReLU before it; back-propagate through the "
-                "Sequential that holds both"
+                f"{self!r} ran fused with the layers before it; back-propagate through the "
+                "Sequential that holds them"
             )
         return self._backward(grad_out)
 
-    def backward_fused(self, previous: Layer, grad_out: np.ndarray) -> np.ndarray:
-        if not self._cached("_cache")[4]:
+    def backward_fused(
+        self, previous: tuple[Layer, ...], grad_out: np.ndarray, input_grad: bool = True
+    ) -> np.ndarray | None:
+        fused = self._cached("_cache")[4]
+        if not fused:
             raise RuntimeError(f"{self!r}.backward_fused called after a forward of its own")
-        return self._backward(grad_out)
+        if fused is True:
+            dx = self._backward(grad_out)
+            return dx if input_grad else None
+        _, conv, N, step = fused
+        _, Ho, Wo, masks, _ = self._cache
+        g = self._geometry
+        k, P, F = g.kh * g.kw, Ho * Wo, conv.out_channels
+        shape = (N, Ho, Wo, F) if self.spatial == 2 else (N, Wo, F)
+        grad = self._check_grad_out(grad_out, shape, conv.weight.data.dtype).reshape(N * P, F)
+        dZ = np.empty(masks.shape, dtype=grad.dtype)
+        for start in range(0, N, step):
+            n = min(N, start + step) - start
+            rows = slice(start * P * k, (start + n) * P * k)
+            # each window's gradient to its first maximum, in the convolution's row order
+            np.multiply(grad[start * P : (start + n) * P], masks[rows].reshape(k, n * P, F),
+                        out=dZ[rows].reshape(k, n * P, F))  # fmt: skip
+        return conv.backward_pooled(dZ, input_grad)
 
     def _backward(self, grad_out) -> np.ndarray:
         x4, Ho, Wo, masks, relu = self._cached("_cache")

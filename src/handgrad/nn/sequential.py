@@ -18,16 +18,18 @@ class Sequential(Layer):
 
     ``forward`` runs ``A⁽ˡ⁾ = layerₗ(A⁽ˡ⁻¹⁾)`` from ``A⁽⁰⁾ = x``; ``backward`` runs the chain rule
     the other way, ``dL/dA⁽ˡ⁻¹⁾ = layerₗ.backward(dL/dA⁽ˡ⁾)``, leaving each parameter's gradient
-    in its ``.grad``. Inputs are ``(batch, features)``. A Sequential is itself a layer, so networks
+    in its ``.grad``. Inputs are ``(batch, …)``: rows of features, or images channels last. A
+    Sequential is itself a layer, so networks
     nest.
 
     ``model(x)`` checks ``x`` (numbers, finite) before the forward pass; ``model.forward(x)`` is
     the layer contract alone, for data already checked (``fit`` and ``predict`` check theirs once).
 
-    Two layers that can run as one pass do (a layer's ``fuses_after``: ``MaxPool2D`` right after
-    ``ReLU`` pools first and applies ReLU to the pooled values only), unless a method of either is
-    replaced on the instance, as a trace watching each layer does: the result and the gradients
-    are those of the two layers one after the other.
+    Layers that can run as one pass do (a layer's ``fuses_after``: ``MaxPool2D`` right after
+    ``ReLU`` pools first and applies ReLU to the pooled values only; after ``Conv2D``, ``ReLU``
+    it also takes the convolution's outputs in the order of the pool's windows), unless a method
+    of one of them is replaced on the instance, as a trace watching each layer does: the result
+    and the gradients are those of the layers one after the other.
     """
 
     _transient = ("_plan",)
@@ -60,31 +62,34 @@ class Sequential(Layer):
         """The network's output for a batch ``x`` of shape ``(batch, …)``, checked."""
         return self.forward(as_batch(x, "x"))
 
-    def _units(self) -> list[tuple[Layer, Layer | None]]:
-        """The passes of a forward: ``(layer, None)``, or ``(layer, previous)`` for a pair run as
-        one (see the class docstring)."""
-        units: list[tuple[Layer, Layer | None]] = []
+    def _units(self) -> list[tuple[Layer, tuple[Layer, ...]]]:
+        """The passes of a forward: ``(layer, ())``, or ``(layer, previous)`` for a chain of
+        layers run as one pass, ``layer`` the last of it (see the class docstring)."""
+        units: list[tuple[Layer, tuple[Layer, ...]]] = []
         layers = self.layers
         i = 0
         while i < len(layers):
-            layer = layers[i]
-            if i + 1 < len(layers):
-                after = layers[i + 1]
-                if after.fuses_after(layer) and not _watched(layer) and not _watched(after):
-                    units.append((after, layer))
-                    i += 2
+            for width in (2, 1):
+                j = i + width
+                if j >= len(layers):
                     continue
-            units.append((layer, None))
-            i += 1
+                chain, after = tuple(layers[i:j]), layers[j]
+                if after.fuses_after(chain) == width and not any(map(_watched, (*chain, after))):
+                    units.append((after, chain))
+                    i = j + 1
+                    break
+            else:
+                units.append((layers[i], ()))
+                i += 1
         return units
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         units = self._plan = self._units()
         for layer, previous in units:
-            x = layer.forward(x) if previous is None else layer.forward_fused(previous, x)
+            x = layer.forward_fused(previous, x) if previous else layer.forward(x)
         return x
 
-    def _last_units(self) -> list[tuple[Layer, Layer | None]]:
+    def _last_units(self) -> list[tuple[Layer, tuple[Layer, ...]]]:
         units = self.__dict__.get("_plan")
         return self._units() if units is None else units
 
@@ -92,9 +97,7 @@ class Sequential(Layer):
         """dL/dx from dL/d(output); every parameter's ``.grad`` is filled on the way."""
         grad = grad_out
         for layer, previous in reversed(self._last_units()):
-            grad = (
-                layer.backward(grad) if previous is None else layer.backward_fused(previous, grad)
-            )
+            grad = layer.backward_fused(previous, grad) if previous else layer.backward(grad)
         return grad
 
     def backward_params(self, grad_out: np.ndarray) -> None:
@@ -106,7 +109,7 @@ class Sequential(Layer):
             (
                 i
                 for i, (layer, previous) in enumerate(units)
-                if layer.parameters() or (previous is not None and previous.parameters())
+                if layer.parameters() or any(p.parameters() for p in previous)
             ),
             None,
         )
@@ -114,14 +117,12 @@ class Sequential(Layer):
             return
         grad = grad_out
         for layer, previous in units[:first:-1]:
-            grad = (
-                layer.backward(grad) if previous is None else layer.backward_fused(previous, grad)
-            )
+            grad = layer.backward_fused(previous, grad) if previous else layer.backward(grad)
         layer, previous = units[first]
-        if previous is None:
-            layer.backward_params(grad)
+        if previous:
+            layer.backward_fused(previous, grad, input_grad=False)
         else:
-            layer.backward_fused(previous, grad)
+            layer.backward_params(grad)
 
     def sublayers(self) -> list[tuple[str, Layer]]:
         """``("<index>", layer)`` for each layer: parameters are named ``"0.weight"``."""
