@@ -3,10 +3,13 @@
 Each benchmark is one ``handgrad train`` command on a built-in data set, with a goal for the test
 accuracy:
 
-* digits (scikit-learn's 8×8 images): 97 %;
-* MNIST-1D: 68 %, what the MNIST-1D paper reports for its MLP;
-* Fashion-MNIST: 89 %; scikit-learn's ``MLPClassifier`` (one hidden layer of 100) is listed at
-  about 87.7 % in the data set's own benchmark.
+* digits (scikit-learn's 8×8 images): 97 % with an MLP, 98.5 % with a CNN;
+* MNIST-1D: 68 %, what the MNIST-1D paper reports for its MLP; 94 % with a CNN of 1-D
+  convolutions, what the paper reports for its CNN;
+* Fashion-MNIST: 89 % with an MLP (scikit-learn's ``MLPClassifier`` with one hidden layer of 100
+  is listed at about 87.7 % in the data set's own benchmark); 91.5 % with a small CNN in 10
+  epochs, and 92.5 % with a deeper one with batch norm and dropout (the data set's table lists
+  2-convolution networks at 87.6–92.5 %, 3 with dropout at 92.6 %).
 
 The commands run in a new process each, as a user would run them; the time is the process's wall
 time, loading the data included. The test accuracy is read back from the saved model's metadata.
@@ -52,6 +55,11 @@ class Benchmark:
         return ["handgrad", "train", *args, "--out", out]
 
 
+DIGITS_CNN = "conv32k3,bn,conv32k3,bn,maxpool2,drop0.2,conv64k3,bn,gap"
+FASHION_DEEP = (
+    "conv32k3,bn,conv32k3,bn,maxpool2,drop0.25,conv64k3,bn,conv64k3,bn,maxpool2,drop0.25,256"
+)
+
 BENCHMARKS = (
     Benchmark(
         "digits",
@@ -70,6 +78,31 @@ BENCHMARKS = (
         0.89,
         ("--dataset", "fashion-mnist", "--layers", "256,128", "--dropout", "0.2", "--epochs",
          "20", "--batch-size", "128", "--schedule", "cosine", "--seed", "0"),
+    ),
+    Benchmark(
+        "digits-cnn",
+        0.985,
+        ("--dataset", "digits", "--layers", DIGITS_CNN, "--epochs", "60", "--lr", "0.003",
+         "--schedule", "cosine", "--seed", "0"),
+    ),
+    Benchmark(
+        "mnist1d-cnn",
+        0.94,
+        ("--dataset", "mnist1d", "--layers",
+         "conv32k5,bn,maxpool2,conv64k5,bn,maxpool2,conv64k3,bn,gap,128", "--dropout", "0.2",
+         "--epochs", "60", "--batch-size", "64", "--schedule", "cosine", "--seed", "0"),
+    ),
+    Benchmark(
+        "fashion-mnist-cnn",
+        0.915,
+        ("--dataset", "fashion-mnist", "--layers", "conv32k3,maxpool2,conv64k3,maxpool2,128",
+         "--epochs", "10", "--batch-size", "128", "--schedule", "cosine", "--seed", "0"),
+    ),
+    Benchmark(
+        "fashion-mnist-cnn-bn",
+        0.925,
+        ("--dataset", "fashion-mnist", "--layers", FASHION_DEEP, "--dropout", "0.4", "--epochs",
+         "10", "--batch-size", "128", "--schedule", "cosine", "--seed", "0"),
     ),
 )  # fmt: skip
 
@@ -129,7 +162,7 @@ def markdown(report: dict) -> str:
     ]
     for r in report["results"]:
         lines.append(
-            f"| {r['name']} | {r['test_accuracy']:.2%} | {r['goal']:.0%} | "
+            f"| {r['name']} | {r['test_accuracy']:.2%} | {r['goal'] * 100:g}% | "
             f"{'yes' if r['met'] else 'no'} | {r['epochs_run']} | {r['seconds']:.0f} | "
             f"{r['load_average_before']:.1f} → {r['load_average_after']:.1f} |"
         )

@@ -7,6 +7,8 @@ and trains with ``fit(..., distributed=ProcessGroup(timeout=spec["timeout"]))``.
 its final weights and history to ``{spec["out"]}.{rank}.npz``. The test builds the same problem
 with :func:`problem` and trains it in one process.
 
+``spec["conv"]`` trains a 1-D convolution on rows of shape (5, 1).
+``spec["batch_norm"]`` adds batch norm (the statistics of the global batch) to the network.
 ``spec["fail"]``, if given, makes one rank fail at the start of a batch:
 ``{"rank": r, "epoch": e, "batch": b, "how": "exit" | "hang"}`` (0-based epoch and batch).
 """
@@ -36,6 +38,15 @@ def problem(spec: dict):
     layers = [hg.Dense(N_FEATURES, 8, rng=1), hg.Tanh(), hg.Dense(8, N_CLASSES, rng=2)]
     if spec.get("dropout"):
         layers.insert(2, hg.Dropout(0.3, rng=3))
+    if spec.get("batch_norm"):  # statistics of the batch, one of them inside a residual block
+        # (after the activations: a bias right before batch norm has a gradient of 0 but for
+        # rounding, which Adam's first steps turn into steps of ±lr)
+        block = hg.Sequential([hg.BatchNorm(8, momentum=0.2), hg.Dense(8, 8, rng=4), hg.Tanh()])
+        layers[2:2] = [hg.BatchNorm(8), hg.Residual(block)]
+    if spec.get("conv"):  # rows of another rank: each row a signal (5, 1)
+        X = X.reshape(len(X), N_FEATURES, 1)
+        layers = [hg.Conv1D(1, 4, 3, padding="same", rng=5), hg.ReLU(), hg.MaxPool1D(2),
+                  hg.Flatten(), hg.Dense(8, N_CLASSES, rng=6)]  # fmt: skip
     model = hg.Sequential(layers)
     if spec.get("optimizer", "adam") == "adam":
         optimizer = hg.Adam(model.parameters(), lr=0.05, weight_decay=1e-3)
@@ -98,6 +109,7 @@ def main() -> None:
     group.comm.Barrier()  # the ranks start fit together: a short timeout then covers the steps
     history = model.fit(X[rows], y[rows], optimizer=optimizer, distributed=group, **options)
     arrays = {name: p.data for name, p in model.named_parameters()}
+    arrays.update({name: a.data for name, a in model.named_state()})
     arrays.update({f"history.{k}": np.array(v) for k, v in history.history.items()})
     np.savez(f"{spec['out']}.{rank}.npz", **arrays)
 

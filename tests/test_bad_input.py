@@ -409,3 +409,101 @@ def test_a_split_of_one_sample_is_refused():
             validation_split=0.5,
             optimizer=hg.SGD(model.parameters(), lr=0.1),
         )
+
+
+# Convolution, pooling and normalisation --------------------------------------------------------
+
+
+def cnn():
+    return hg.Sequential(
+        [hg.Conv2D(1, 4, 3, padding=1, rng=0), hg.ReLU(), hg.MaxPool2D(2), hg.Flatten(),
+         hg.Dense(16, 2, rng=1)]
+    )  # fmt: skip
+
+
+IMAGES = np.random.default_rng(0).random((6, 4, 4, 1))
+CNN_CASES = [
+    (
+        "fit: flat rows into a convolution",
+        lambda: (m := cnn()).fit(
+            IMAGES.reshape(6, 16),
+            Y,
+            loss=hg.CrossEntropyLoss(),
+            optimizer=hg.SGD(m.parameters(), lr=0.1),
+        ),
+        ValueError,
+        r"X must have rows of shape \(any, any, 1\) .*got shape \(6, 16\)",
+    ),
+    (
+        "predict: wrong channel count",
+        lambda: cnn().predict(np.ones((6, 4, 4, 3))),
+        ValueError,
+        r"X must have rows of shape \(any, any, 1\) .*got shape \(6, 4, 4, 3\)",
+    ),
+    (
+        "Conv2D: wrong rank, with the Reshape to add",
+        lambda: hg.Conv2D(1, 16, 3)(np.ones((128, 784))),
+        ValueError,
+        r"Conv2D\(1→16, 3×3\) expected input \(batch, height, width, 1\), got shape \(128, 784\): "
+        r"add hg\.Reshape\(\(28, 28, 1\)\) in front",
+    ),
+    (
+        "Conv2D: wrong channel count",
+        lambda: hg.Conv2D(3, 2, 3)(np.ones((2, 5, 5, 1))),
+        ValueError,
+        r"Conv2D\(3→2, 3×3\) expected input \(batch, height, width, 3\) with 3 channels",
+    ),
+    (
+        "Conv2D: kernel larger than the padded input (an empty output)",
+        lambda: hg.Conv2D(1, 2, 5, padding=1)(np.ones((2, 2, 2, 1))),
+        ValueError,
+        r"its 5×5 kernel is larger than the padded input \(4×4\), so the output would be empty",
+    ),
+    ("Conv2D: stride 0", lambda: hg.Conv2D(1, 2, 3, stride=0), ValueError, r"stride must be >= 1"),
+    (
+        "Conv2D: negative padding",
+        lambda: hg.Conv2D(1, 2, 3, padding=(1, -1)),
+        ValueError,
+        r"padding must be >= 0, got \(1, -1\)",
+    ),
+    (
+        "Conv2D: same with a stride",
+        lambda: hg.Conv2D(1, 2, 3, stride=2, padding="same"),
+        ValueError,
+        r"padding='same' keeps the size only at stride 1, got stride \(2, 2\)",
+    ),
+    (
+        "Conv1D: wrong rank",
+        lambda: hg.Conv1D(1, 2, 3)(np.ones((2, 4, 4, 1))),
+        ValueError,
+        r"Conv1D\(1→2, 3\) expected input \(batch, length, 1\), got shape \(2, 4, 4, 1\)",
+    ),
+    (
+        "MaxPool2D: window larger than the input",
+        lambda: hg.MaxPool2D(3)(np.ones((1, 2, 2, 1))),
+        ValueError,
+        r"MaxPool2D\(3×3\) got input of shape \(1, 2, 2, 1\): its window is larger",
+    ),
+    (
+        "BatchNorm: one value per feature in training",
+        lambda: hg.BatchNorm(4)(np.ones((1, 4))),
+        ValueError,
+        r"BatchNorm\(4\) needs more than one value per feature in training mode",
+    ),
+    (
+        "Reshape: rows of another size",
+        lambda: hg.Reshape((28, 28, 1))(np.ones((2, 780))),
+        ValueError,
+        r"Reshape\(\(28, 28, 1\)\) expected rows of 784 values, got shape \(2, 780\)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "pattern"), [c[1:] for c in CNN_CASES], ids=[c[0] for c in CNN_CASES]
+)
+def test_bad_input_to_the_cnn_layers(call, error, pattern):
+    with pytest.raises(error, match=pattern) as info:
+        call()
+    assert "\n" not in str(info.value).strip()
+    record("bad inputs refused", 1)

@@ -308,3 +308,35 @@ def test_sklearn_dropin_quick_run_writes_paired_figures(tmp_path):
     ratios = np.divide(ours["seconds"], theirs["seconds"])
     assert case["time_ratio"] == pytest.approx(np.median(ratios))
     assert "| iris | lbfgs | 5 |" in (tmp_path / "sklearn_dropin-quick.md").read_text()
+
+
+# The CNN benchmark ---------------------------------------------------------------------------
+
+
+def test_the_cnn_floor_is_the_907_mflop_of_the_im2col_products():
+    from benchmarks.cnn import GemmFloor
+
+    floor = GemmFloor(np.random.default_rng(0))
+    assert len(floor.products) == 11
+    # conv1 forward and dW 2·(2·100352·9·16), conv2 forward, dW, dX 3·(2·25088·144·32),
+    # the dense layers 3·(2·128·1568·128) + 3·(2·128·128·10)
+    assert floor.flops == 57_802_752 + 693_633_024 + 154_140_672 + 983_040 == 906_559_488
+
+
+def test_the_cnn_benchmark_quick_run_writes_ratios_it_can_account_for(tmp_path):
+    from benchmarks import cnn
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "cnn.py"), "--quick", "--no-memory"],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads((cnn.RESULTS / "quick" / "cnn.json").read_text())
+    assert report["guard"]["passed"]
+    times = report["timing"]["per_step_seconds"]
+    assert set(times) == {"handgrad", "torch_nchw", "torch_channels_last", "gemm_floor"}
+    for name, ratio in report["timing"]["ratios"].items():
+        assert ratio["median"] == pytest.approx(
+            np.median(times["handgrad"]) / np.median(times[name]), rel=1e-12
+        )
+    assert "| torch_nchw |" in (cnn.RESULTS / "quick" / "cnn.md").read_text()

@@ -6,6 +6,7 @@ with a message naming the argument, what was expected and what came.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -81,6 +82,20 @@ def as_input_array(value: Any, name: str, *, ndim: int | None = None, finite: bo
     if ndim is not None and arr.ndim != ndim:
         want = {1: "a 1-D array", 2: "a 2-D array (batch, features)"}.get(ndim, f"{ndim}-D")
         raise ValueError(f"{name} must be {want}, got shape {arr.shape}")
+    if finite:
+        check_finite(arr, name)
+    return arr
+
+
+def as_batch(value: Any, name: str, *, finite: bool = True) -> np.ndarray:
+    """A numeric ndarray ``(batch, …)`` of at least two dimensions: rows of features, of images
+    ``(batch, height, width, channels)``, or of anything else, batch first."""
+    arr = as_numeric_array(value, name)
+    if arr.ndim < 2:
+        raise ValueError(
+            f"{name} must be a batch of rows, shape (batch, features) or (batch, …), got shape "
+            f"{arr.shape}"
+        )
     if finite:
         check_finite(arr, name)
     return arr
@@ -164,7 +179,8 @@ def make_rng(rng: Any, name: str = "rng") -> np.random.Generator:
 
 
 def as_row_data(value: Any, name: str):
-    """A 2-D ``(rows, features)`` source of numbers, checked but not loaded into memory.
+    """A ``(rows, …)`` source of numbers (at least two dimensions: rows of features, or of images),
+    checked but not loaded into memory.
 
     An ndarray (``np.memmap`` included) is returned as it is; so is any other object with
     ``shape``, ``dtype`` and ``__getitem__`` (an HDF5 dataset, a zarr array), read in chunks of rows
@@ -173,25 +189,28 @@ def as_row_data(value: Any, name: str):
     if isinstance(value, np.ndarray) or not (
         hasattr(value, "shape") and hasattr(value, "__getitem__") and hasattr(value, "dtype")
     ):
-        return as_input_array(value, name, ndim=2)
+        return as_batch(value, name)
     shape = tuple(value.shape)
-    if len(shape) != 2:
-        raise ValueError(f"{name} must be a 2-D array (batch, features), got shape {shape}")
+    if len(shape) < 2:
+        raise ValueError(
+            f"{name} must be a batch of rows, shape (batch, features) or (batch, …), got shape "
+            f"{shape}"
+        )
     dtype = np.dtype(value.dtype)
     if dtype.kind == "c":
         raise TypeError(f"{name} must hold real numbers, got complex dtype {dtype}")
     if dtype.kind not in "biuf":
         raise TypeError(f"{name} must be an array of numbers, got dtype {dtype}")
-    rows = max(1, _CHUNK_ELEMENTS // max(1, shape[1]))
+    rows = max(1, _CHUNK_ELEMENTS // max(1, math.prod(shape[1:])))
     for start in range(0, shape[0], rows):
         chunk = np.asarray(value[start : start + rows])
         try:
             check_finite(chunk, name)
         except ValueError:
             bad = np.argwhere(~np.isfinite(chunk))[0]
+            index = ", ".join(str(int(i)) for i in (bad[0] + start, *bad[1:]))
             raise ValueError(
-                f"{name} must be finite, got a NaN or infinite value at index "
-                f"({int(bad[0]) + start}, {int(bad[1])})"
+                f"{name} must be finite, got a NaN or infinite value at index ({index})"
             ) from None
     return value
 

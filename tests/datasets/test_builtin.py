@@ -287,3 +287,37 @@ def test_the_real_fashion_mnist():
     assert np.bincount(ds.y_test).tolist() == [1000] * 10
     assert ds.X_train.min() == 0 and ds.X_train.max() == 1
     assert ds.classes.tolist()[0] == "T-shirt/top" and ds.classes.tolist()[9] == "Ankle boot"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows as images
+
+
+def test_digits_as_images_are_the_same_pixels_channels_last():
+    flat, images = datasets.load_digits(), datasets.load_digits(images=True)
+    assert images.X_train.shape == (1438, 8, 8, 1) and images.X_test.shape == (359, 8, 8, 1)
+    assert flat.row_shape == images.row_shape == (8, 8, 1) and images.n_features == 64
+    np.testing.assert_array_equal(images.X_train[5, 2, 3, 0], flat.X_train[5, 2 * 8 + 3])
+    np.testing.assert_array_equal(images.y_train, flat.y_train)
+
+
+def test_mnist1d_as_signals(mnist1d):
+    ds = datasets.load_mnist1d(images=True)
+    assert ds.X_train.shape == (4000, 40, 1) and ds.row_shape == (40, 1)
+    np.testing.assert_array_equal(ds.X_train[..., 0], mnist1d.X_train)
+
+
+def test_fashion_mnist_as_images(fashion):
+    folder, make = fashion
+    arrays = make()
+    ds = datasets.load_fashion_mnist(folder, images=True)
+    assert ds.X_train.shape == (5, 28, 28, 1) and ds.row_shape == (28, 28, 1)
+    np.testing.assert_array_equal(ds.X_train[..., 0], arrays[STEMS[0]].astype(np.float32) / 255)
+    with pytest.raises(TypeError, match="images must be True or False"):
+        datasets.load_fashion_mnist(folder, images="yes")
+
+
+@needs_fashion_mnist
+def test_the_real_fashion_mnist_as_images():
+    ds = datasets.load_fashion_mnist(images=True)
+    assert ds.X_train.shape == (60000, 28, 28, 1) and ds.X_test.shape == (10000, 28, 28, 1)

@@ -75,7 +75,7 @@ def rank_results(tmp_path: Path, n_ranks: int) -> list[dict[str, np.ndarray]]:
 
 
 def assert_same_training(result: dict, model: hg.Sequential, history: hg.History, atol: float):
-    for name, p in model.named_parameters():
+    for name, p in [*model.named_parameters(), *model.named_state()]:
         np.testing.assert_allclose(result[name], p.data, rtol=0, atol=atol, err_msg=name)
     for key, values in history.history.items():
         if key != "time":
@@ -182,6 +182,49 @@ def test_ranks_reach_the_weights_of_one_process_on_the_global_batches(tmp_path, 
         for name in result:  # every rank holds exactly the same weights and figures
             if name != "history.time":
                 np.testing.assert_array_equal(result[name], results[0][name])
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"sizes": [45, 45], "batch_size": 16},
+        # Ranks hold one row or none of many batches: they still take part in the statistics.
+        {"sizes": [60, 3, 0], "val_sizes": [4, 4, 4], "batch_size": 8, "optimizer": "sgd"},
+    ],
+    ids=["2 ranks", "3 ranks, one nearly empty, one empty"],
+)
+def test_batch_norm_normalises_over_the_global_batch_as_one_process_does(tmp_path, spec):
+    spec = {"epochs": 3, "batch_norm": True, **spec}
+    run = launch(tmp_path, spec)
+    assert run.returncode == 0, run.stderr
+    model, history = single_process(spec)
+    assert not np.array_equal(model[2].running_mean.data, 0)
+    results = rank_results(tmp_path, len(spec["sizes"]))
+    for result in results:
+        assert_same_training(result, model, history, atol=1e-12)  # running statistics too
+        np.testing.assert_array_equal(result["2.running_var"], results[0]["2.running_var"])
+
+
+def test_rows_of_signals_train_across_ranks_as_in_one_process(tmp_path):
+    spec = {"sizes": [50, 0, 30], "epochs": 2, "batch_size": 16, "conv": True}
+    run = launch(tmp_path, spec)
+    assert run.returncode == 0, run.stderr
+    for result in rank_results(tmp_path, 3):
+        assert_same_training(result, *single_process(spec), atol=1e-12)
+
+
+def test_batch_norm_resumes_on_another_number_of_ranks(tmp_path):
+    ckpt = str(tmp_path / "run.ckpt")
+    first = {"sizes": [50, 30], "epochs": 2, "batch_size": 16, "checkpoint": ckpt,
+             "batch_norm": True}  # fmt: skip
+    run = launch(tmp_path, first)
+    assert run.returncode == 0, run.stderr
+    second = {**first, "sizes": [20, 20, 40], "epochs": 4, "resume_from": ckpt}
+    run = launch(tmp_path, second)
+    assert run.returncode == 0, run.stderr
+    model, history = single_process({**second, "resume_from": None})
+    for result in rank_results(tmp_path, 3):
+        assert_same_training(result, model, history, atol=1e-12)
 
 
 def test_one_rank_under_mpiexec_is_bit_for_bit_one_process(tmp_path):

@@ -161,7 +161,7 @@ def test_bad_arguments_are_named(rng):
         hg.diagnose(model[0], X, y, loss)
     with pytest.raises(TypeError, match=r"loss must be a hg\.Loss .*, got a Dense"):
         hg.diagnose(model, X, y, model[0])
-    with pytest.raises(ValueError, match=r"X must be a 2-D array \(batch, features\), got shape"):
+    with pytest.raises(ValueError, match=r"X must be a batch of rows, shape \(batch, features\)"):
         hg.diagnose(model, X[0], y, loss)
     with pytest.raises(ValueError, match="X is empty: diagnose needs at least one row"):
         hg.diagnose(model, X[:0], y, loss)
@@ -169,3 +169,13 @@ def test_bad_arguments_are_named(rng):
         hg.diagnose(model, X, y, loss, lr=-0.1)
     with pytest.raises(TypeError, match=r"training must be True or False, got 1 \(int\)"):
         hg.diagnose(model, X, y, loss, training=1)
+
+
+def test_a_convolutions_dead_units_are_its_channels(rng):
+    conv = hg.Conv2D(1, 3, 1, rng=rng)
+    conv.weight.data[...] = [[[[1.0, -1.0, 1.0]]]]
+    conv.bias.data[...] = [0.0, -5.0, 0.0]  # channel 1 is negative everywhere
+    model = hg.Sequential([conv, hg.ReLU(), hg.Flatten(), hg.Dense(48, 2, rng=rng)])
+    X = np.abs(rng.standard_normal((5, 4, 4, 1)))
+    health = hg.diagnose(model, X, rng.integers(0, 2, 5), hg.CrossEntropyLoss())["1"]
+    assert (health.dead_units, health.units) == (1, 3)

@@ -4,6 +4,7 @@ import re
 from html.parser import HTMLParser
 
 import numpy as np
+import pytest
 
 import handgrad as hg
 from handgrad.explain.trace import seed_trace
@@ -136,3 +137,22 @@ def test_markdown_structure():
     assert "`dL/dW3 = A2ᵀ · dL/dZ3` — shapes: A2 (1, 2), dL/dZ3 (1, 1) → dL/dW3 (2, 1)" in md
     assert md.count("```") % 2 == 0
     assert "| 4 | Dense(2→1) |  | 1.32e+00 | 5.29e+01 | 3.99e-01 | exploding |" in md
+
+
+def test_every_rendering_shows_the_worked_element(rng):
+    model = hg.Sequential([hg.Dense(3, 2, rng=rng)])
+    model[0].bias.data[...] = [0.5, -0.25]
+    x = np.array([[1.0, 2.0, 3.0]])
+    step = hg.trace(model, x, np.zeros((1, 2)), hg.MSELoss())
+    w = step.phase("forward")[1].worked
+    W = model[0].weight.data
+    assert w.element == "Z1[0, 0]"
+    assert w.lines[0] == "Z1[0, 0] = Σ_k A0[0, k] · W1[k, 0] + b1[0]"
+    assert w.value == pytest.approx(x[0] @ W[:, 0] + 0.5, rel=1e-15)
+    text, md, page = step.to_text(), step.to_markdown(), step.to_html()
+    assert "one element worked out, Z1[0, 0]:" in text
+    assert "*One element worked out, Z1\\[0, 0\\]:*" in md
+    for rendering in (text, md):
+        assert "cells used: A0[0, :], W1[:, 0], b1[0]" in rendering
+    assert 'data-cells="A0[0, :]; W1[:, 0]; b1[0]"' in page
+    assert "<summary>One element worked out, <code>Z1[0, 0]</code></summary>" in page

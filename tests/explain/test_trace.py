@@ -326,7 +326,7 @@ def test_bad_arguments_are_named(rng):
         TypeError, match=r"loss must be a hg.Loss \(e.g. hg.MSELoss\(\)\), got 'mse' \(str\)"
     ):
         hg.trace(model, x, y, "mse")
-    with pytest.raises(ValueError, match=r"x must be a 2-D array \(batch, features\), got shape"):
+    with pytest.raises(ValueError, match=r"x must be a batch of rows, shape \(batch, features\)"):
         hg.trace(model, x[0], y, loss)
     with pytest.raises(ValueError, match=r"x is empty: trace needs at least one row"):
         hg.trace(model, x[:0], y, loss)
@@ -362,3 +362,105 @@ def test_the_walkthrough_runs_and_finds_what_it_says(argv, tmp_path, capsys):
     assert broken["1"].flags == ("dead",) and broken["1"].dead_fraction == 1.0
     assert broken["0"].flags == ("vanishing",) and broken["0"].grad_norm == 0.0
     assert (tmp_path / "step.html").read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
+# Networks on images ----------------------------------------------------------------------------
+
+
+def image_network(rng):
+    block = hg.Sequential([hg.Conv2D(3, 3, 3, padding="same", rng=rng), hg.ReLU()])
+    return hg.Sequential(
+        [
+            hg.Conv2D(2, 3, 3, padding=1, rng=rng),
+            hg.BatchNorm(3),
+            hg.ReLU(),
+            hg.MaxPool2D(2),
+            hg.Residual(block),
+            hg.AvgPool2D(2, 1),
+            hg.LayerNorm(3),
+            hg.Flatten(),
+            hg.Dense(3, 8, rng=rng),
+            hg.Reshape((8, 1)),
+            hg.Conv1D(1, 2, 3, stride=2, padding=1, rng=rng),
+            hg.MaxPool1D(2),
+            hg.AvgPool1D(1),
+            hg.GlobalAvgPool(),
+            hg.Dense(2, 3, rng=rng),
+        ]
+    )
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_every_new_layer_works_one_element_out_and_agrees_with_itself(rng, training):
+    model = image_network(rng)
+    for _, layer in model.leaves():
+        if hasattr(layer, "bias") and isinstance(layer.bias, hg.Parameter):
+            layer.bias.data[...] = rng.standard_normal(layer.bias.shape)
+    x, y = rng.standard_normal((3, 4, 4, 2)), np.array([0, 2, 1])
+    step = hg.trace(model, x, y, hg.CrossEntropyLoss(), lr=0.1, training=training)
+    worked = {e.path: e.worked for e in step.phase("forward") if e.worked is not None}
+    assert set(worked) == {path for path, _ in model.leaves()} - {"2", "4.layer.1"}  # not ReLU
+    for path, w in worked.items():
+        assert w.value == pytest.approx(w.computed, rel=1e-12, abs=1e-12), path
+        assert w.element.startswith(
+            next(e for e in step.phase("forward") if e.path == path).result.symbol
+        )
+    conv = worked["0"]
+    assert conv.element == "Z1[0, 1, 1, 1]"  # the first sample, the middle of every other axis
+    assert conv.cells == (("A0", "[0, 0:3, 0:3, :]"), ("W1", "[:, :, :, 1]"), ("b1", "[1]"))
+    assert [part.shape for part in conv.parts] == [(9, 2), (9, 2)]  # window and kernel
+
+
+def test_a_residual_block_shows_its_layers_then_the_addition(rng):
+    model = image_network(rng)
+    step = hg.trace(model, rng.standard_normal((2, 4, 4, 2)), [0, 1], hg.CrossEntropyLoss())
+    [add] = [e for e in step.phase("forward") if e.path == "4"]
+    inner_first = next(e for e in step.phase("forward") if e.path == "4.layer.0")
+    inner_last = [e for e in step.phase("forward") if e.path == "4.layer.1"][-1]
+    x_symbol = inner_first.operands[0].symbol
+    assert add.formula == f"{add.result.symbol} = {x_symbol} + {inner_last.result.symbol}"
+    np.testing.assert_allclose(
+        add.result.value, step[x_symbol] + step[inner_last.result.symbol], rtol=1e-15
+    )
+    [back] = [e for e in step.phase("backward") if e.path == "4"]
+    assert (
+        back.formula == f"dL/d{x_symbol} = dL/d{add.result.symbol} + dL/d{x_symbol} (through [4])"
+    )
+    branch = step[f"dL/d{x_symbol} (through [4])"]
+    np.testing.assert_allclose(back.result.value, step[f"dL/d{add.result.symbol}"] + branch)
+    order = [e.path for e in step.phase("backward")]
+    assert order.index("4") < order.index("4.layer.1") < order.index("4.layer.0")
+
+
+def test_batch_norms_running_statistics_are_shown_and_left_as_they_were(rng):
+    model = hg.Sequential([hg.Dense(3, 4, rng=rng), hg.BatchNorm(4), hg.Dense(4, 2, rng=rng)])
+    before = [s.data.copy() for _, s in model.named_state()]
+    x, y = rng.standard_normal((6, 3)), rng.integers(0, 2, 6)
+    step = hg.trace(model, x, y, hg.CrossEntropyLoss(), lr=0.1)
+    entries = [e for e in step.phase("forward") if e.path == "1"]
+    assert [e.result.symbol for e in entries] == ["Y2", "new μ_run2", "new σ²_run2"]
+    z = step["Z1"]
+    np.testing.assert_allclose(step["new μ_run2"], 0.9 * 0 + 0.1 * z.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(
+        step["new σ²_run2"], 0.9 * 1 + 0.1 * z.var(axis=0, ddof=1), rtol=1e-13
+    )
+    for (_, s), b in zip(model.named_state(), before, strict=True):
+        np.testing.assert_array_equal(s.data, b)
+    evaluation = hg.trace(model, x, y, hg.CrossEntropyLoss(), training=False)
+    [norm] = [e for e in evaluation.phase("forward") if e.path == "1"]
+    assert "μ_run2" in norm.formula and [t.symbol for t in norm.operands][1:3] == [
+        "μ_run2",
+        "σ²_run2",
+    ]
+
+
+def test_relu_and_max_pool_show_as_the_two_layers_they_are(rng):
+    model = hg.Sequential(
+        [hg.Conv2D(1, 2, 3, padding=1, rng=rng), hg.ReLU(), hg.MaxPool2D(2), hg.Flatten(),
+         hg.Dense(8, 2, rng=rng)]
+    )  # fmt: skip
+    x = rng.standard_normal((2, 4, 4, 1))
+    step = hg.trace(model, x, [0, 1], hg.CrossEntropyLoss())
+    assert [e.kind for e in step.phase("forward")][1:4] == ["Conv2D", "ReLU", "MaxPool2D"]
+    np.testing.assert_array_equal(step["A1"], np.maximum(step["Z1"], 0))
+    assert len(model._units()) == 4  # after the trace, the pair runs as one pass again

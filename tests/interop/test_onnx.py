@@ -61,10 +61,10 @@ def mlp(rng, sizes, make_activation, dtype):
     return hg.Sequential(layers)
 
 
-def export(model, tmp_path, opset=13, name="model.onnx"):
+def export(model, tmp_path, opset=13, name="model.onnx", **kwargs):
     """Export, check the file with onnx's full checker, and open it in onnxruntime."""
     path = tmp_path / name
-    hg.export_onnx(model, path, opset=opset)
+    hg.export_onnx(model, path, opset=opset, **kwargs)
     onnx.checker.check_model(str(path), full_check=True)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return onnx.load(str(path)), session
@@ -363,9 +363,10 @@ def test_ir_version_is_the_lowest_the_opset_allows(opset):
     [
         (
             lambda: [hg.Dense(2, 2, rng=0), Scale(2)],
-            "model[1] (Scale()) has no ONNX form: export_onnx converts only Dense, GELU, "
-            "Identity, LeakyReLU, ReLU, SiLU, Sigmoid, Softmax, Tanh, Dropout and Sequential (not "
-            "subclasses, whose forward may differ), got Scale",
+            "model[1] (Scale()) has no ONNX form: export_onnx converts only AvgPool1D, AvgPool2D, "
+            "BatchNorm, Conv1D, Conv2D, Dense, Flatten, GELU, GlobalAvgPool, Identity, LayerNorm, "
+            "LeakyReLU, MaxPool1D, MaxPool2D, ReLU, Reshape, Residual, SiLU, Sigmoid, Softmax, "
+            "Tanh, Dropout and Sequential (not subclasses, whose forward may differ), got Scale",
         ),
         (
             lambda: [hg.Dense(2, 2, rng=0), hg.Sequential([hg.ReLU(), Scale(2)])],
@@ -460,3 +461,147 @@ def test_importing_handgrad_does_not_import_onnx():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip() == "[]"
+
+
+# Convolution, pooling and normalisation -----------------------------------------------------
+
+#: Each new layer in a small network, with the shape of one row of its input. The float64 forms
+#: of Conv and AveragePool slice the padded input at strides, which Slice does from opset 10.
+CNN_LAYERS = {
+    "conv2d": (
+        lambda rng, dt: [hg.Conv2D(3, 4, 3, padding=1, rng=rng, dtype=dt)],
+        (6, 5, 3),
+    ),
+    "conv2d_strided": (
+        lambda rng, dt: [hg.Conv2D(3, 2, (2, 3), stride=(2, 1), padding=(1, 0), rng=rng, dtype=dt)],
+        (7, 6, 3),
+    ),
+    "conv2d_same_even": (
+        lambda rng, dt: [hg.Conv2D(2, 3, 4, padding="same", rng=rng, dtype=dt)],
+        (5, 6, 2),
+    ),
+    "conv1d": (
+        lambda rng, dt: [hg.Conv1D(2, 3, 5, stride=2, padding=2, rng=rng, dtype=dt)],
+        (11, 2),
+    ),
+    "max_pool2d": (lambda rng, dt: [hg.MaxPool2D(2)], (5, 6, 3)),
+    "max_pool2d_overlapping": (lambda rng, dt: [hg.MaxPool2D(3, 1)], (5, 6, 3)),
+    "avg_pool2d": (lambda rng, dt: [hg.AvgPool2D((2, 3), (1, 2))], (5, 7, 3)),
+    "max_pool1d": (lambda rng, dt: [hg.MaxPool1D(3, 2)], (9, 2)),
+    "avg_pool1d": (lambda rng, dt: [hg.AvgPool1D(2)], (9, 2)),
+    "global_avg_pool2d": (lambda rng, dt: [hg.GlobalAvgPool()], (4, 5, 3)),
+    "global_avg_pool1d": (lambda rng, dt: [hg.GlobalAvgPool()], (6, 3)),
+    "flatten": (lambda rng, dt: [hg.Flatten(), dense(rng, 60, 4, dt)], (4, 5, 3)),
+    "reshape": (
+        lambda rng, dt: [hg.Reshape((4, 5, 3)), hg.Conv2D(3, 2, 3, rng=rng, dtype=dt)],
+        (60,),
+    ),
+    "batch_norm2d": (lambda rng, dt: [batch_norm(rng, 3, dt)], (4, 4, 3)),
+    "batch_norm": (lambda rng, dt: [batch_norm(rng, 5, dt)], (5,)),
+    "layer_norm": (lambda rng, dt: [layer_norm(rng, (5, 3), dt)], (4, 5, 3)),
+    "residual": (
+        lambda rng, dt: [
+            hg.Residual(
+                hg.Sequential([hg.Conv2D(3, 3, 3, padding="same", rng=rng, dtype=dt), hg.ReLU()])
+            )
+        ],
+        (4, 4, 3),
+    ),
+}
+
+
+def batch_norm(rng, n, dtype):
+    layer = hg.BatchNorm(n, dtype=dtype)
+    layer.weight.data[...] = rng.standard_normal(n)
+    layer.bias.data[...] = rng.standard_normal(n)
+    layer.running_mean.data[...] = rng.standard_normal(n)
+    layer.running_var.data[...] = rng.random(n) + 0.5
+    return layer
+
+
+def layer_norm(rng, shape, dtype):
+    layer = hg.LayerNorm(shape, dtype=dtype)
+    layer.weight.data[...] = rng.standard_normal(shape)
+    layer.bias.data[...] = rng.standard_normal(shape)
+    return layer
+
+
+def image_batches(rng, row, scale=3.0):
+    return [rng.standard_normal((batch, *row)) * scale for batch in BATCHES]
+
+
+CNN_OPSETS = [10, 13, 17, 18, MAX_OPSET]
+
+
+@pytest.mark.parametrize("opset", CNN_OPSETS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(CNN_LAYERS))
+def test_each_new_layer_runs_in_onnxruntime_as_in_handgrad(name, dtype, opset, tmp_path):
+    rng = np.random.default_rng([opset, len(name), 12])
+    make, row = CNN_LAYERS[name]
+    model = hg.Sequential(make(rng, dtype))
+    if not model.parameters():  # a network without weights computes in float64: give it some
+        model = hg.Sequential([*model.layers, batch_norm(rng, row[-1], dtype)])
+    for _, layer in model.leaves():
+        if isinstance(layer, (hg.Conv1D, hg.Conv2D)):  # non-zero, so a wrong bias shows
+            layer.bias.data[...] = rng.standard_normal(layer.bias.shape)
+    _, session = export(model, tmp_path, opset, input_shape=row)
+    assert_runtime_matches(model, session, image_batches(rng, row), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_cnn_takes_its_flat_rows_and_keeps_handgrads_feature_order(dtype, tmp_path):
+    from helpers.saving import cnn
+
+    rng = np.random.default_rng(7)
+    model = cnn(dtype)
+    for _, state in model.named_state():
+        state.data[...] = rng.random(state.shape) + 0.5
+    proto, session = export(model, tmp_path, 13, input_shape=64)
+    dims = [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 64]
+    assert [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim][1:] == [3]
+    stored = {t.name for t in proto.graph.initializer}
+    assert {"2.running_mean", "2.running_var", "8.weight", "1.bias"} <= stored
+    ops = {"BatchNormalization", "MaxPool", "Add", "Flatten", "Reshape", "Transpose"}
+    # In float64 Conv and AveragePool are written as slices and products (onnxruntime has no
+    # double kernel for them).
+    ops |= (
+        {"Conv", "AveragePool", "GlobalAveragePool"}
+        if dtype == np.float32
+        else {"MatMul", "Slice", "ReduceMean"}
+    )
+    assert ops <= set(op_types(proto))
+    assert_runtime_matches(model, session, random_batches(rng, 64), dtype)
+
+
+def test_a_conv_network_needs_its_input_shape(tmp_path):
+    model = hg.Sequential([hg.Conv2D(1, 2, 3), hg.Flatten()])
+    with pytest.raises(
+        ValueError,
+        match=r"its first layer takes rows \(any, any, 1\)\); pass "
+        r"input_shape=, e.g. input_shape=\(28, 28, 1\)",
+    ):
+        hg.export_onnx(model, tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match=r"does not take rows of shape \(2, 2, 1\)"):
+        hg.export_onnx(model, tmp_path / "m.onnx", input_shape=(2, 2, 1))
+
+
+def test_float64_strided_windows_need_opset_10(tmp_path):
+    model = hg.Sequential([hg.Conv2D(1, 2, 3, stride=2, dtype=np.float64)])
+    with pytest.raises(ValueError, match="Slice's steps, which ONNX has from opset 10"):
+        hg.export_onnx(model, tmp_path / "m.onnx", 9, input_shape=(7, 7, 1))
+
+
+def test_export_leaves_the_models_caches_and_state(tmp_path, rng):
+    from helpers.saving import cnn
+
+    model = cnn()
+    x = rng.standard_normal((4, 64))
+    model.forward(x)
+    before = [s.data.copy() for _, s in model.named_state()]
+    cached = model[1]._cache
+    hg.export_onnx(model, tmp_path / "m.onnx", input_shape=64)
+    assert model[1]._cache is cached and model.training
+    for (_, s), b in zip(model.named_state(), before, strict=True):
+        np.testing.assert_array_equal(s.data, b)

@@ -170,9 +170,16 @@ def test_backward_after_predict_says_forward_is_needed(rng):
             "batch_size must be >= 1, got 0",
         ),
         (
+            lambda: hg.Sequential([hg.Dense(2, 2)]).predict(np.ones(3)),
+            ValueError,
+            r"X must be a batch of rows, shape \(batch, features\) or \(batch, …\), got shape "
+            r"\(3,\)",
+        ),
+        (
             lambda: hg.Sequential([hg.Dense(2, 2)]).predict(np.ones((3, 2, 1))),
             ValueError,
-            r"X must be a 2-D array \(batch, features\), got shape \(3, 2, 1\)",
+            r"X must have 2 features per row \(the network's first layer takes 2\), got shape "
+            r"\(3, 2, 1\)",
         ),
     ],
 )
@@ -210,3 +217,89 @@ def test_a_layer_in_two_places_is_refused_even_when_nested():
         len(hg.Sequential([hg.Dense(2, 2, rng=0), hg.ReLU(), hg.Dense(2, 2, rng=0), hg.ReLU()]))
         == 4
     )
+
+
+# Networks on images --------------------------------------------------------------------------
+
+
+def small_cnn(rng, dtype=np.float64):
+    return hg.Sequential(
+        [
+            hg.Reshape((8, 8, 1)),
+            hg.Conv2D(1, 4, 3, padding=1, rng=rng, dtype=dtype),
+            hg.BatchNorm(4, dtype=dtype),
+            hg.ReLU(),
+            hg.MaxPool2D(2),
+            hg.Residual(hg.Sequential([hg.Conv2D(4, 4, 3, padding="same", rng=rng, dtype=dtype)])),
+            hg.GlobalAvgPool(),
+            hg.Dense(4, 3, rng=rng, dtype=dtype),
+        ]
+    )
+
+
+def test_summary_of_a_cnn_shows_each_output_shape_and_count(rng):
+    summary = small_cnn(rng).summary(64)
+    assert str(summary).splitlines()[0] == "input: (batch, 64), float64"
+    shown = [(name, shape, n) for _, name, shape, n in summary.rows]
+    assert shown == [
+        ("Reshape((8, 8, 1))", ("batch", 8, 8, 1), 0),
+        ("Conv2D(1→4, 3×3, padding 1)", ("batch", 8, 8, 4), 40),
+        ("BatchNorm(4)", ("batch", 8, 8, 4), 8),  # γ and β; the running statistics are state
+        ("ReLU()", ("batch", 8, 8, 4), 0),
+        ("MaxPool2D(2×2)", ("batch", 4, 4, 4), 0),
+        ("Residual(Conv2D(4→4, 3×3, padding same))", ("batch", 4, 4, 4), 148),
+        ("GlobalAvgPool()", ("batch", 4), 0),
+        ("Dense(4→3)", ("batch", 3), 15),
+    ]
+    assert summary.total_params == 211
+    conv = hg.Sequential([hg.Conv2D(1, 2, 3)])
+    assert "(batch, 4, 4, 2)" in str(conv.summary((6, 6, 1)))
+    with pytest.raises(ValueError, match=r"its first layer takes rows \(any, any, 1\)\); pass "):
+        conv.summary()
+
+
+def test_input_shape_comes_from_the_first_layer_that_fixes_it(rng):
+    assert small_cnn(rng).input_shape() is None  # Reshape takes rows of 64 values, of any shape
+    assert hg.Sequential([hg.ReLU(), hg.Conv2D(3, 2, 3)]).input_shape() == (None, None, 3)
+    assert hg.Sequential([hg.Flatten(), hg.Dense(12, 2)]).input_shape() is None
+
+
+def test_a_cnn_trains_predicts_and_checks_its_gradients(rng):
+    model = small_cnn(rng)
+    X, y = rng.standard_normal((40, 64)), rng.integers(0, 3, 40)
+    assert hg.gradcheck(model, X[:6], hg.CrossEntropyLoss(), y[:6], max_checks=60).passed
+    history = model.fit(
+        X, y, loss=hg.CrossEntropyLoss(), optimizer=hg.Adam(model.parameters(), lr=0.01),
+        epochs=5, batch_size=8, seed=0,
+    )  # fmt: skip
+    assert history.loss[-1] < history.loss[0]
+    np.testing.assert_allclose(model.predict(X, batch_size=7), model.predict(X), rtol=1e-12)
+
+
+def test_predict_runs_a_cnn_in_chunks_of_bounded_size(rng, monkeypatch):
+    from handgrad.nn import layer as layer_module
+
+    model = hg.Sequential([hg.Conv2D(1, 8, 3, padding=1, rng=rng), hg.Flatten()])
+    sizes = []
+    forward = model.forward
+
+    def counting(x):
+        sizes.append(len(x))
+        return forward(x)
+
+    monkeypatch.setattr(model, "forward", counting)
+    monkeypatch.setattr(layer_module, "CHUNK_BYTES", 16 * 8 * 8 * 8 * 8)  # 16 rows' output
+    out = model.predict(rng.standard_normal((100, 8, 8, 1)))
+    assert out.shape == (100, 512)
+    assert max(sizes) == 16 and sum(sizes) == 100
+
+
+def test_an_empty_batch_goes_through_every_layer_of_a_cnn(rng):
+    """A rank of a distributed run may hold no row: its forward and backward see 0 rows."""
+    model = small_cnn(rng)
+    for layers in (model, hg.Sequential([hg.Conv1D(1, 2, 3), hg.AvgPool1D(2), hg.Flatten()])):
+        x = np.zeros((0, 64)) if layers is model else np.zeros((0, 9, 1))
+        with layers.mode(False):
+            y = layers.forward(x)
+            assert y.shape[0] == 0
+            assert layers.backward(np.zeros(y.shape)).shape == x.shape

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers.saving import network
+from helpers.saving import cnn, network
 
 import handgrad as hg
 from handgrad.nn.layer import activations
@@ -152,3 +152,46 @@ def test_the_models_own_metadata_is_saved_by_default(tmp_path):
     assert hg.load(tmp_path / "m.safetensors").metadata == {"classes": ["a", "b", "c"]}
     model.save(tmp_path / "n.safetensors", metadata={"other": 1})
     assert hg.load(tmp_path / "n.safetensors").metadata == {"other": 1}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_cnn_round_trips_bit_exact_with_its_running_statistics(dtype, tmp_path, rng):
+    model = cnn(dtype)
+    X = rng.standard_normal((16, 64)).astype(dtype)
+    model.fit(
+        X, rng.integers(0, 3, 16), loss=hg.CrossEntropyLoss(),
+        optimizer=hg.Adam(model.parameters(), lr=0.01), epochs=2, batch_size=8, seed=0,
+    )  # fmt: skip
+    assert not np.array_equal(model[2].running_mean.data, 0)
+    model.save(tmp_path / "cnn.safetensors")
+    loaded = hg.load(tmp_path / "cnn.safetensors")
+    assert model_files.architecture(loaded) == model_files.architecture(model)
+    for (n, a), (m, b) in zip(model.named_state(), loaded.named_state(), strict=True):
+        assert n == m and b.data.dtype == dtype
+        np.testing.assert_array_equal(a.data, b.data)
+    for p, q in zip(model.parameters(), loaded.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_a_file_without_the_running_statistics_is_refused(tmp_path):
+    path = tmp_path / "m.safetensors"
+    cnn().save(path)
+    rewrite(path, lambda h: h.update({"2.running_variance": h.pop("2.running_var")}))
+    with pytest.raises(
+        hg.ModelFileError, match=r"missing \['2.running_var'\], unexpected \['2.running_variance'\]"
+    ):
+        hg.load(path)
+
+
+def test_a_convolution_claiming_more_weights_than_the_file_holds_is_refused(tmp_path):
+    path = tmp_path / "m.safetensors"
+    cnn().save(path)
+    rewrite(
+        path,
+        lambda h: set_arch(
+            h, lambda a: a["config"]["layers"][1]["config"].update(out_channels=10**6)
+        ),
+    )
+    with pytest.raises(hg.ModelFileError, match=r"Conv2D\(1→1000000, 3×3, padding 1\) needs more"):
+        hg.load(path)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers.saving import network
+from helpers.saving import cnn, network
 
 import handgrad as hg
 from handgrad.train import checkpoints as hgio
@@ -105,3 +105,25 @@ def test_checkpoint_every_and_best_only(tmp_path, rng):
         assert writes == [1, 3, 5]
     finally:
         hgio.save_checkpoint = original
+
+
+def train_cnn(X, y, epochs, path, resume=None):
+    model = cnn(seed=3)
+    opt = hg.Adam(model.parameters(), lr=0.01)
+    history = model.fit(
+        X, y, loss=hg.CrossEntropyLoss(), optimizer=opt, epochs=epochs, batch_size=16, seed=4,
+        validation_split=0.25, callbacks=[hg.Checkpoint(path)], resume_from=resume,
+    )  # fmt: skip
+    return model, history
+
+
+def test_a_cnn_with_batch_norm_resumes_bit_identically(tmp_path, rng):
+    X, y = rng.standard_normal((80, 64)), rng.integers(0, 3, 80)
+    full, full_history = train_cnn(X, y, 4, tmp_path / "a.ckpt")
+    train_cnn(X, y, 2, tmp_path / "b.ckpt")
+    resumed, history = train_cnn(X, y, 4, tmp_path / "c.ckpt", resume=tmp_path / "b.ckpt")
+    for p, q in zip(full.parameters(), resumed.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    for (_, a), (_, b) in zip(full.named_state(), resumed.named_state(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)  # the running statistics too
+    assert history["val_loss"] == full_history["val_loss"]

@@ -249,7 +249,7 @@ def test_fit_does_not_copy_float32_data(rng):
             r"X must have 4 features per row \(the network.s first layer takes 4\), got shape "
             r"\(10, 5\)",
         ),
-        ({"X": np.ones(10)}, ValueError, r"X must be a 2-D array \(batch, features\)"),
+        ({"X": np.ones(10)}, ValueError, r"X must be a batch of rows, shape \(batch, features\)"),
         ({"X": np.full((10, 4), np.inf)}, ValueError, "X must be finite"),
         ({"X": np.ones((0, 4)), "y": np.zeros(0, int)}, ValueError, "X is empty"),
         ({"y": np.full(10, 3)}, ValueError, r"labels must be in \[0, 3\)"),

@@ -25,6 +25,7 @@ from ..datasets import NAMES
 from ..errors import ModelFileError, TrainingDiverged
 from ..nn.layer import activations
 from . import commands as subcommands
+from . import layer_spec
 from .data import LOSSES
 from .train import OPTIMIZERS, SCHEDULES
 
@@ -114,22 +115,6 @@ def positive_int(text: str) -> int:
 
 def nonnegative_int(text: str) -> int:
     return _integer(text, 0)
-
-
-def layer_sizes(text: str) -> tuple[int, ...]:
-    """``"128,64"`` → ``(128, 64)``; ``""`` or ``"none"`` → no hidden layer (a linear model)."""
-    if text.strip().lower() in ("", "none"):
-        return ()
-    sizes = []
-    for item in text.split(","):
-        item = item.strip()
-        if not item.isdigit() or int(item) < 1:
-            raise argparse.ArgumentTypeError(
-                f"expected hidden-layer widths as positive integers separated by commas "
-                f"(e.g. 128,64), got {text!r}"
-            )
-        sizes.append(int(item))
-    return tuple(sizes)
 
 
 def delimiter(text: str) -> str:
@@ -226,9 +211,12 @@ def _add_train(commands) -> None:
     p = commands.add_parser(
         "train",
         help="train a network on a CSV/NPZ file or a built-in data set",
-        description="Train a dense network on standardised features and save it with what "
-        "evaluate and predict need: the task, the class labels, the feature and target names, "
-        "and the features' mean and scale from the training rows.",
+        description="Train a dense network on standardised features, or a convolutional one on\n"
+        "images (--layers), and save it with what evaluate and predict need: the task, the\n"
+        "class labels, the feature and target names, and the features' mean and scale from\n"
+        "the training rows.",
+        epilog=layer_spec.EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = p.add_argument_group("data")
     source.add_argument("data", nargs="?", metavar="DATA", help="a .csv or .npz file")
@@ -253,11 +241,7 @@ def _add_train(commands) -> None:
     _add_csv_options(source)
     net = p.add_argument_group("network")
     net.add_argument(
-        "--layers",
-        type=layer_sizes,
-        default=(128, 64),
-        metavar="WIDTHS",
-        help="hidden-layer widths, e.g. 128,64 (default); 'none' for a linear model",
+        "--layers", type=layer_spec.parse, default=(128, 64), metavar="SPEC", help=layer_spec.HELP
     )
     net.add_argument("--activation", choices=sorted(activations()), default="relu")
     net.add_argument(

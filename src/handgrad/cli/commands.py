@@ -200,7 +200,9 @@ def predict(args: argparse.Namespace) -> int:
 
 def summary(args: argparse.Namespace) -> int:
     model = load(args.model)
-    print(model.summary())
+    n_features = model.metadata.get("n_features")  # a network that starts with a Reshape
+    fixed = model.input_shape() is not None or type(n_features) is not int
+    print(model.summary() if fixed else model.summary(n_features))
     meta = model.metadata
     if "cli_format" not in meta:
         if meta:
@@ -333,24 +335,60 @@ def fold_standardization(model: Sequential, mean: np.ndarray, scale: np.ndarray)
     first.weight.data[...] = W / scale[:, None]
 
 
+def standardize_first(proto, mean: np.ndarray, scale: np.ndarray, dtype) -> None:
+    """Put ``(input − mean) / scale`` in front of an exported graph (for a network whose first
+    layer is not a Dense, such as a CNN's Reshape, into which nothing can be folded)."""
+    import onnx
+
+    graph = proto.graph
+    for node in graph.node:
+        node.input[:] = ["standardized" if name == "input" else name for name in node.input]
+    graph.initializer.extend(
+        [
+            onnx.numpy_helper.from_array(mean.astype(dtype), "standardize.mean"),
+            onnx.numpy_helper.from_array(scale.astype(dtype), "standardize.scale"),
+        ]
+    )
+    make = onnx.helper.make_node
+    centred = make("Sub", ["input", "standardize.mean"], ["centred"], name="centred")
+    scaled = make("Div", ["centred", "standardize.scale"], ["standardized"], name="standardized")
+    graph.node.insert(0, scaled)
+    graph.node.insert(0, centred)
+
+
 def export(args: argparse.Namespace) -> int:
     existed = check_output(args.onnx, "--onnx", {"MODEL": args.model})
     model = load(args.model)
     note = "no standardisation in its metadata: it takes the features as the model does"
+    card = None
     if "cli_format" in model.metadata:
         card = ModelCard.from_metadata(model.metadata, args.model)
-        fold_standardization(model, card.standardizer.mean, card.standardizer.scale)
-        note = "it takes the raw features (the standardisation is folded into the first layer)"
-        if any(c.kind == "categories" for c in (card.encoder.columns if card.encoder else ())):
-            note = (
-                f"it takes the {card.n_features} encoded features, in the order 'handgrad "
-                "summary' lists (text columns one-hot, missing cells filled by the caller; the "
-                "standardisation is folded into the first layer)"
-            )
+        categories = card.encoder is not None and any(
+            c.kind == "categories" for c in card.encoder.columns
+        )
+        if isinstance(model.layers[0], Dense):
+            fold_standardization(model, card.standardizer.mean, card.standardizer.scale)
+            note = "it takes the raw features (the standardisation is folded into the first layer)"
+            if categories:
+                note = (
+                    f"it takes the {card.n_features} encoded features, in the order 'handgrad "
+                    "summary' lists (text columns one-hot, missing cells filled by the caller; "
+                    "the standardisation is folded into the first layer)"
+                )
+            card = None
+    shape = None if model.input_shape() is not None or card is None else card.n_features
     protos = []
-    write_atomically(
-        args.onnx, lambda tmp: protos.append(export_onnx(model, tmp, opset=args.opset))
-    )
+
+    def write(tmp: str) -> None:
+        proto = export_onnx(model, tmp, opset=args.opset, input_shape=shape)
+        if card is not None:  # nothing to fold into (a CNN's Reshape): the graph standardises
+            standardize_first(proto, card.standardizer.mean, card.standardizer.scale, model.dtype)
+            Path(tmp).write_bytes(proto.SerializeToString())
+        protos.append(proto)
+
+    write_atomically(args.onnx, write)
+    if card is not None:
+        note = "it takes the raw features (the standardisation is the graph's first two nodes)"
     shape = protos[0].graph.input[0].type.tensor_type.shape
     dims = [d.dim_param or str(d.dim_value) for d in shape.dim]
     print(

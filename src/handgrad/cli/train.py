@@ -29,6 +29,7 @@ from ..nn import (
 from ..nn.layer import activations
 from ..optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from ..train import Checkpoint, CosineLR, EarlyStopping, History, WarmupLR
+from . import layer_spec
 from .data import CLI_FORMAT, CsvOptions, Standardizer, TrainingData, load_training_data
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
@@ -51,7 +52,7 @@ class TrainSpec:
     target: str | None = None
     task: str = "auto"
     ignore: tuple[str, ...] = ()
-    layers: tuple[int, ...] = (128, 64)
+    layers: tuple[int | str, ...] = (128, 64)
     activation: str = "relu"
     dropout: float = 0.0
     loss: str | None = None
@@ -337,7 +338,15 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
     # A CSV file's columns are encoded as the training rows alone say (categories, fills).
     X, encoder = ds.features(len(y), keep)
     X_fit, y_fit = (X, y) if keep is None else (X[keep], y[keep])
-    standardizer = Standardizer.fit(X_fit)
+    dense = layer_spec.is_dense(spec.layers)
+    if dense:
+        standardizer = Standardizer.fit(X_fit)
+    else:
+        # A convolution sees every position alike: images are standardised as a whole, one mean
+        # and one scale for every pixel (kept per feature in the model file, as for features).
+        std = float(X_fit.std(dtype=np.float64)) or 1.0
+        mean = float(X_fit.mean(dtype=np.float64))
+        standardizer = Standardizer(np.full(X.shape[1], mean), np.full(X.shape[1], std))
     coding = TargetCoding(loss_name, y_fit, dtype)
 
     def part(X_part, y_part) -> Split:
@@ -360,12 +369,18 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
     else:
         n_out = 1 if y.ndim == 1 else y.shape[1]
     try:
-        model = build_network(
-            X.shape[1], spec.layers, n_out, spec.activation, spec.dropout, dtype, init_seed
-        )
+        if dense:
+            model = build_network(
+                X.shape[1], spec.layers, n_out, spec.activation, spec.dropout, dtype, init_seed
+            )
+        else:
+            model = layer_spec.build(
+                spec.layers, X.shape[1], ds.row_shape, n_out, spec.activation, spec.dropout,
+                dtype, init_seed,
+            )  # fmt: skip
     except MemoryError as exc:
-        widths = ",".join(str(w) for w in spec.layers) or "none"
-        raise MemoryError(f"--layers {widths}: {exc}") from None
+        items = ",".join(str(item) for item in spec.layers) or "none"
+        raise MemoryError(f"--layers {items}: {exc}") from None
     loss = make_loss(loss_name)
     optimizer = make_optimizer(spec, model)
     validation = parts.get("validation")

@@ -17,11 +17,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .._validation import check_float_dtype, make_rng
+from .._validation import check_bool, check_float_dtype, make_rng
 from .dataset import Dataset, fspath
 from .splits import check_fraction, split_indices
 
 _EXTRA = "pip install 'handgrad[datasets]'"
+#: One digit as ``load_digits(images=True)`` gives it, channels last.
+DIGITS_SHAPE = (8, 8, 1)
 
 
 def _import_optional(module: str, package: str, loader: str):
@@ -38,12 +40,14 @@ def load_digits(
     test_size: float = 0.2,
     seed: int | np.random.Generator | None = 0,
     dtype: Any = np.float32,
+    images: bool = False,
 ) -> Dataset:
     """scikit-learn's bundled handwritten digits: 1,797 images of 8×8 pixels, classes 0 … 9.
 
     The pixels (integers 0 … 16) are divided by 16, so ``X`` is in [0, 1], shape (n, 64), row by
-    row. The samples are split at random by :func:`~handgrad.datasets.splits.split_indices`,
-    stratified by class: with ``test_size=0.2``, 1,438 training and 359 test samples.
+    row, or ``(n, 8, 8, 1)`` with ``images=True`` (channels last, for a convolution). The samples
+    are split at random by :func:`~handgrad.datasets.splits.split_indices`, stratified by class:
+    with ``test_size=0.2``, 1,438 training and 359 test samples.
 
     Parameters
     ----------
@@ -51,13 +55,18 @@ def load_digits(
     seed : int, Generator or None
         The split's randomness; the same seed gives the same split.
     dtype : np.float32 or np.float64
+    images : bool
+        Rows as images ``(8, 8, 1)`` rather than 64 features.
     """
     test_size = check_fraction(test_size, "test_size")
     rng = make_rng(seed, "seed")
     dtype = check_float_dtype(dtype)
+    images = check_bool(images, "images")
     sk_datasets = _import_optional("sklearn.datasets", "scikit-learn", "load_digits")
     bunch = sk_datasets.load_digits()
     X = (bunch.data / 16).astype(dtype)
+    if images:
+        X = X.reshape(len(X), *DIGITS_SHAPE)
     y = np.asarray(bunch.target, dtype=np.int64)
     train, test = split_indices(len(y), test_size, rng, stratify=y)
     return Dataset(
@@ -75,7 +84,9 @@ def load_digits(
             f"{len(y)} samples bundled with scikit-learn (from the UCI 'Optical Recognition of "
             f"Handwritten Digits' data). Split at random, stratified by class, into {len(train)} "
             f"training and {len(test)} test samples (test_size={test_size})."
+            + (" Rows as images (8, 8, 1)." if images else "")
         ),
+        row_shape=DIGITS_SHAPE,
     )
 
 
@@ -83,8 +94,11 @@ def load_digits(
 # MNIST-1D
 
 
-def load_mnist1d(*, dtype: Any = np.float32) -> Dataset:
+def load_mnist1d(*, dtype: Any = np.float32, images: bool = False) -> Dataset:
     """MNIST-1D, generated on this machine by the ``mnist1d`` package with its standard arguments.
+
+    ``X`` is ``(n, 40)``, or ``(n, 40, 1)`` with ``images=True``: each sample as a signal of one
+    channel, for a ``Conv1D``.
 
     Each sample is one of ten 1-D templates (the digits 0 … 9) padded, scaled, translated, sheared,
     given correlated and independent noise, and resampled to 40 points. The package makes 5,000
@@ -97,6 +111,7 @@ def load_mnist1d(*, dtype: Any = np.float32) -> Dataset:
     every call; generating them takes about 1 s.
     """
     dtype = check_float_dtype(dtype)
+    images = check_bool(images, "images")
     generator = _import_optional("mnist1d.data", "mnist1d", "load_mnist1d")
     args = generator.get_dataset_args()
     # make_dataset seeds NumPy's and Python's global generators and draws from them: restoring
@@ -110,6 +125,9 @@ def load_mnist1d(*, dtype: Any = np.float32) -> Dataset:
     X_train, X_test = np.asarray(data["x"], dtype=dtype), np.asarray(data["x_test"], dtype=dtype)
     y_train = np.asarray(data["y"], dtype=np.int64)
     y_test = np.asarray(data["y_test"], dtype=np.int64)
+    length = X_train.shape[1]
+    if images:
+        X_train, X_test = X_train[..., None], X_test[..., None]
     return Dataset(
         name="mnist1d",
         X_train=X_train,
@@ -121,10 +139,12 @@ def load_mnist1d(*, dtype: Any = np.float32) -> Dataset:
         feature_names=None,
         target_name="digit",
         description=(
-            f"MNIST-1D: the digits 0-9 as 1-D signals of {X_train.shape[1]} points, generated "
+            f"MNIST-1D: the digits 0-9 as 1-D signals of {length} points, generated "
             f"offline by the mnist1d package (standard arguments, seed {args.seed}): "
             f"{len(y_train)} training and {len(y_test)} test samples, standardised."
+            + (f" Rows as signals ({length}, 1)." if images else "")
         ),
+        row_shape=(length, 1),
     )
 
 
@@ -153,12 +173,14 @@ _FASHION_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 _SIDE = 28
+#: One Fashion-MNIST image as ``images=True`` gives it, channels last.
+FASHION_MNIST_SHAPE = (_SIDE, _SIDE, 1)
 _IDX_UNSIGNED_BYTE = 0x08
 _CHUNK = 1 << 20
 
 
 def load_fashion_mnist(
-    path: str | os.PathLike | None = None, *, dtype: Any = np.float32
+    path: str | os.PathLike | None = None, *, dtype: Any = np.float32, images: bool = False
 ) -> Dataset:
     """Fashion-MNIST: 28×28 grey-scale images of 10 kinds of clothing, read from its IDX files.
 
@@ -167,7 +189,8 @@ def load_fashion_mnist(
     ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each
     plain or gzipped (``.gz``). The full set has 60,000 training and 10,000 test images.
 
-    Images are flattened row by row to 784 pixels and scaled from 0 … 255 to [0, 1]; with
+    Images are flattened row by row to 784 pixels, or kept as ``(28, 28, 1)`` with
+    ``images=True`` (channels last, for a convolution), and scaled from 0 … 255 to [0, 1]; with
     ``dtype=np.uint8`` they are left as bytes. ``classes`` holds the ten names.
 
     Raises
@@ -179,15 +202,16 @@ def load_fashion_mnist(
         sizes do not match the data that follow, images not 28×28, labels outside 0 … 9.
     """
     dt = _check_image_dtype(dtype)
+    images = check_bool(images, "images")
     folder = FASHION_MNIST_DIR if path is None else Path(fspath(path, "path"))
     files = _find_fashion_files(folder)
     parts = []
     for images_file, labels_file in ((files[0], files[1]), (files[2], files[3])):
-        images = _read_idx(images_file, ndim=3)
+        pixels = _read_idx(images_file, ndim=3)
         labels = _read_idx(labels_file, ndim=1)
-        n = images.shape[0]
-        if images.shape[1:] != (_SIDE, _SIDE):
-            rows, cols = images.shape[1:]
+        n = pixels.shape[0]
+        if pixels.shape[1:] != (_SIDE, _SIDE):
+            rows, cols = pixels.shape[1:]
             raise ValueError(
                 f"{images_file} holds images of {rows}×{cols} pixels; "
                 f"Fashion-MNIST's are {_SIDE}×{_SIDE}"
@@ -203,7 +227,7 @@ def load_fashion_mnist(
             raise ValueError(
                 f"{labels_file}: labels must be 0 … 9, found {labels[bad[0]]} at index {bad[0]}"
             )
-        X = images.reshape(n, _SIDE * _SIDE)
+        X = pixels.reshape(n, *FASHION_MNIST_SHAPE) if images else pixels.reshape(n, -1)
         if dt != np.uint8:
             X = X.astype(dt)
             X /= dt.type(255)
@@ -222,9 +246,11 @@ def load_fashion_mnist(
         description=(
             f"Fashion-MNIST: 28×28 grey-scale images of 10 kinds of clothing from Zalando's "
             f"articles, read from {folder}: {len(y_train)} training and {len(y_test)} test "
-            f"images, flattened to 784 pixels"
+            "images"
+            + (" as (28, 28, 1) arrays" if images else ", flattened to 784 pixels")
             + (" (bytes 0-255)." if dt == np.uint8 else " scaled to [0, 1].")
         ),
+        row_shape=FASHION_MNIST_SHAPE,
     )
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ class Dataset:
     Attributes
     ----------
     name : str
-    X_train : array (n_train, n_features)
+    X_train : array (n_train, n_features), or (n_train, *row_shape) for images
     y_train : array (n_train,)
         Classification: integer labels ``0 … k−1``. Regression: the values (1-D, or 2-D for several
         targets).
@@ -39,6 +40,10 @@ class Dataset:
         For a CSV file (:func:`load_csv`), what turned its columns into ``X_train`` (one-hot text
         columns, the fill of missing cells): ``encoder.read_csv(path)`` encodes another file's
         rows the same way. None for the other sources, whose arrays are used as they are.
+    row_shape : tuple of int, or None
+        The shape of one sample as an image or a signal, channels last (``(28, 28, 1)`` for
+        Fashion-MNIST, ``(40, 1)`` for MNIST-1D), whether ``X`` holds its rows so or flat; None
+        for data that are only features.
     """
 
     name: str
@@ -52,6 +57,7 @@ class Dataset:
     target_name: str
     description: str
     encoder: Any = None
+    row_shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -59,14 +65,18 @@ class Dataset:
         _check_part(self.X_train, self.y_train, "X_train", "y_train")
         if (self.X_test is None) != (self.y_test is None):
             raise ValueError("X_test and y_test must both be arrays or both be None")
-        n_features = self.X_train.shape[1]
+        n_features = self.n_features
         if self.X_test is not None:
             _check_part(self.X_test, self.y_test, "X_test", "y_test")
-            if self.X_test.shape[1] != n_features:
+            if self.X_test.shape[1:] != self.X_train.shape[1:]:
                 raise ValueError(
-                    f"X_test must have the {n_features} features of X_train, "
-                    f"got shape {self.X_test.shape}"
+                    f"X_test must have rows like X_train's, shape (n, "
+                    f"{', '.join(map(str, self.X_train.shape[1:]))}), got {self.X_test.shape}"
                 )
+        if self.row_shape is not None and math.prod(self.row_shape) != n_features:
+            raise ValueError(
+                f"row_shape {self.row_shape} must hold the {n_features} features of a row"
+            )
         if self.feature_names is not None and len(self.feature_names) != n_features:
             raise ValueError(
                 f"feature_names must name the {n_features} features, "
@@ -94,6 +104,11 @@ class Dataset:
                     f"got values from {y.min()} to {y.max()}"
                 )
 
+    @property
+    def n_features(self) -> int:
+        """The number of values in one row (``28·28·1 = 784`` for an image)."""
+        return math.prod(self.X_train.shape[1:])
+
     def __repr__(self) -> str:
         test = "no test part" if self.X_test is None else f"X_test {_shape(self.X_test)}"
         kind = "regression" if self.classes is None else f"{len(self.classes)} classes"
@@ -105,8 +120,10 @@ def _shape(X: np.ndarray) -> str:
 
 
 def _check_part(X: Any, y: Any, x_name: str, y_name: str) -> None:
-    if not isinstance(X, np.ndarray) or X.ndim != 2:
-        raise ValueError(f"{x_name} must be a 2-D array (samples, features), got {describe(X)}")
+    if not isinstance(X, np.ndarray) or X.ndim < 2:
+        raise ValueError(
+            f"{x_name} must be an array (samples, features) or (samples, …), got {describe(X)}"
+        )
     if not isinstance(y, np.ndarray) or y.ndim not in (1, 2) or len(y) != len(X):
         raise ValueError(
             f"{y_name} must be an array with one target per row of {x_name} ({len(X)} rows), "

@@ -35,6 +35,12 @@ rows, N = Σ n_r:
   shared generator and the rank, so two ranks never drop the same units of their rows; a run with
   dropout is reproducible (and resumes exactly) for a given number of ranks and shard sizes, but
   it is not the single-process run.
+* **Statistics of the batch.** A layer that sums over the batch in training (``BatchNorm``:
+  ``sums_over_batch``) normalises with the statistics of the *global* batch: its sums (Σx,
+  Σ(x − μ)² forward, Σdy and Σdy ⊙ x̂ backward) are all-reduced, on a communicator of their own,
+  and every rank moves its running statistics by the same amounts. A rank holding no row of a
+  step still takes part, with zeros. So a network with batch norm, too, reaches the weights and
+  running statistics of one process (to rounding), however the rows fall on the ranks.
 
 Failure. Every collective operation is started non-blocking and polled against a deadline
 (``timeout``, 300 s by default). When a rank dies, hangs or loses its connection, the others raise
@@ -195,6 +201,27 @@ class DataParallel:
         if self.group.rank != 0:
             run.callbacks = [cb for cb in run.callbacks if not cb.rank_zero_only]
         self._layer_rngs = [gen for _, gen in run.model.generators()]
+        self._summing = [
+            layer for _, layer in run.model.leaves() if getattr(layer, "sums_over_batch", False)
+        ]
+        if self._summing:
+            # Their sums travel on a communicator of their own, never matched with the gradients'.
+            self._sums_group = ProcessGroup(self.group.comm.Dup(), self.group.timeout)
+            for layer in self._summing:
+                layer.batch_sums = _RankSums(self, layer)
+
+    def idle_step(self) -> None:
+        """A step in which this rank holds no row: take part in the batch sums of the layers
+        that make them (forward first to last, backward last to first), with zeros."""
+        for layer in self._summing:
+            layer.forward_without_rows()
+        for layer in reversed(self._summing):
+            layer.backward_without_rows()
+
+    def finish(self) -> None:
+        """The end of the run (it ended well or not): the layers sum their own batches again."""
+        for layer in getattr(self, "_summing", ()):
+            layer.__dict__.pop("batch_sums", None)
 
     def batches(self, order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
         """For each global batch ``order[kB : (k+1)B]``, the local indices of the rows this rank
@@ -214,6 +241,7 @@ class DataParallel:
         edges = edges.tolist()
         for k in range(len(edges) - 1):
             self._batch_rows = edges[k + 1] - edges[k]
+            self._local_rows = cuts[k + 1] - cuts[k]
             self._reduced = False
             yield local[cuts[k] : cuts[k + 1]]
 
@@ -282,6 +310,31 @@ class DataParallel:
         for i, gen in enumerate(self._layer_rngs):
             seeds = layer_seed(shared, self.group.rank, i)
             gen.bit_generator.state = type(gen.bit_generator)(seeds).state
+
+
+class _RankSums:
+    """What a layer that sums over the batch (``BatchNorm``) is given in distributed training:
+    the sums of every rank, for the step's global batch."""
+
+    def __init__(self, parallel: DataParallel, layer: Any):
+        self._parallel = parallel
+        self._what = f"the batch statistics of {layer!r}"
+
+    def values(self, local: np.ndarray) -> np.ndarray:
+        """Σ over the ranks of ``local`` (sums of values, counts), in float64."""
+        buf = np.array(local, dtype=np.float64)
+        self._parallel._sums_group.allreduce(buf, self._what)
+        return buf
+
+    def gradients(self, local: np.ndarray) -> np.ndarray:
+        """Σ over the ranks of gradient sums, in this rank's scale. A rank's gradients are those
+        of its own rows' mean loss, (B / m_r) times the global batch's; so each sends its sums
+        times m_r / B, and the total comes back divided by this rank's m_r / B."""
+        p = self._parallel
+        share = p._local_rows / p._batch_rows
+        buf = np.array(local, dtype=np.float64) * share
+        p._sums_group.allreduce(buf, self._what)
+        return buf / share if share else buf
 
 
 def layer_seed(shared_state: dict, rank: int, layer: int) -> np.random.SeedSequence:

@@ -5,7 +5,8 @@ does, and leaving the model as it was) and reports, per layer:
 
 * for a ``ReLU``: its **dead units**, those whose pre-activation is ≤ 0 for every sample of X.
   A dead unit passes no gradient back, so nothing in front of it learns from it, and since its
-  incoming weights then get no gradient from it, it stays dead;
+  incoming weights then get no gradient from it, it stays dead. After a convolution a unit is a
+  channel (the last axis), dead when it is ≤ 0 at every position of every sample;
 * for a layer with parameters θ (all of its parameters together, weights and biases):
   ``‖θ‖`` and ``‖∇θ‖`` (Frobenius norms) and the **update ratio** ``lr · ‖∇θ‖ / ‖θ‖``, how far
   one plain gradient step ``θ ← θ − lr · ∇θ`` moves the parameters, relative to their size.
@@ -42,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_input_array, check_bool, check_positive, describe
+from .._validation import as_batch, check_bool, check_positive, describe
 from ..nn.activations import ReLU
 from ..nn.losses import Loss
 from ..nn.sequential import Sequential
@@ -183,9 +184,9 @@ def _health(call: LayerCall, lr: float) -> LayerHealth | None:
     name = repr(call.layer)
     fields: dict[str, Any] = {}
     flags = []
-    if acts_as(call.layer, ReLU) and call.input.ndim == 2:
-        dead = int(np.count_nonzero(np.all(call.input <= 0, axis=0)))
-        units = call.input.shape[1]
+    if acts_as(call.layer, ReLU) and call.input.ndim >= 2:
+        units = call.input.shape[-1]
+        dead = int(np.count_nonzero(np.all(call.input.reshape(-1, units) <= 0, axis=0)))
         fields.update(dead_units=dead, units=units)
         if units and dead / units >= DEAD_FRACTION:
             flags.append("dead")
@@ -216,7 +217,7 @@ def diagnose(
     Parameters
     ----------
     model : Sequential
-    X : array (n_samples, n_features)
+    X : array (n_samples, n_features), or (n_samples, …) for a network on images
         The data, run as one batch: a unit is dead if it is off for every row.
     y : targets in the form ``loss`` takes
     loss : Loss
@@ -231,7 +232,7 @@ def diagnose(
         raise TypeError(f"model must be a hg.Sequential, got {describe(model)}")
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a hg.Loss (e.g. hg.MSELoss()), got {describe(loss)}")
-    X = as_input_array(X, "X", ndim=2)
+    X = as_batch(X, "X")
     if len(X) == 0:
         raise ValueError("X is empty: diagnose needs at least one row")
     lr = check_positive(lr, "lr")

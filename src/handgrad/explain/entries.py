@@ -40,13 +40,35 @@ class Term:
 
 
 @dataclass(frozen=True, eq=False)
+class WorkedElement:
+    """One element of an entry's result worked out in full, from the layer's ``Formula.element``
+    with the step's symbols filled in.
+
+    ``element`` names it (``"Z1[0, 14, 14, 3]"``); ``lines`` are its computation with the numbers;
+    ``parts`` the arrays worth seeing whole (a convolution's window and kernel); ``cells`` the
+    operand cells it used, as ``(symbol, index text)`` (``("A0", "[0, 13:16, 13:16, :]")``);
+    ``value`` what the worked computation gives and ``computed`` the element the layer computed,
+    which agree to rounding.
+    """
+
+    element: str
+    index: tuple[int, ...]
+    lines: tuple[str, ...]
+    value: float
+    computed: float
+    parts: tuple[Term, ...] = ()
+    cells: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
 class Entry:
     """One formula of the step, evaluated.
 
     ``phase`` is one of ``"forward"``, ``"loss"``, ``"backward"``, ``"update"``; ``path`` the
     layer's position in the model (``None`` for the input and the loss); ``layer`` its repr;
     ``kind`` its class name; ``formula`` is ``None`` when no formula is known for it.
-    ``result = formula(operands)``.
+    ``result = formula(operands)``; ``worked``, when the layer says how, is one element of the
+    result worked out with its numbers.
     """
 
     phase: str
@@ -57,6 +79,7 @@ class Entry:
     formula: str | None
     result: Term
     operands: tuple[Term, ...] = ()
+    worked: WorkedElement | None = None
 
     @property
     def formula_text(self) -> str:
@@ -194,6 +217,21 @@ def shapes_line(entry: Entry) -> str:
     return f"shapes: {ins} → {out}" if ins else f"shape: {out}"
 
 
+def worked_text(w: WorkedElement, opts: RenderOptions, indent: str) -> list[str]:
+    """A worked element as lines of text: its computation, what the layer computed, the cells it
+    used, and its parts."""
+    lines = [f"{indent}one element worked out, {w.element}:"]
+    lines += [f"{indent}  {line}" for line in w.lines]
+    lines.append(
+        f"{indent}  (the layer computed {w.element} = {format_number(w.computed, opts.precision)})"
+    )
+    if w.cells:
+        lines.append(f"{indent}  cells used: " + ", ".join(f"{s}{i}" for s, i in w.cells))
+    for part in w.parts:
+        lines.append(term_text(part, opts, indent + "  "))
+    return lines
+
+
 def entries_text(entries: Iterable[Entry], opts: RenderOptions, shown: set[str]) -> list[str]:
     lines: list[str] = []
     group = None
@@ -211,6 +249,8 @@ def entries_text(entries: Iterable[Entry], opts: RenderOptions, shown: set[str])
                 continue
             shown.add(term.symbol)
             lines.append(term_text(term, opts, "    "))
+        if e.worked is not None:
+            lines += worked_text(e.worked, opts, "    ")
     return lines
 
 

@@ -9,6 +9,10 @@ so that ``dL/dy = R``), each checked element θ of a parameter or of the input g
 and each tensor gets ``relative error = max |analytic − numeric| / max(|analytic|, |numeric|)``,
 the largest disagreement measured against the tensor's largest gradient. In float64 with
 ε = 1e-6 a correct backward gives about 1e-9 or less; a wrong one gives something near 1.
+
+The layer's state arrays (batch norm's running statistics, which every training-mode forward
+moves) are given back the values they had: checking a layer does not change what it computes in
+evaluation mode.
 """
 
 from __future__ import annotations
@@ -97,8 +101,9 @@ def gradcheck(
     ----------
     layer : Layer
         Its parameters must be float64: in float32 a finite difference loses most of its digits.
-    x : array (batch, features)
-        Input at which the gradients are checked (converted to float64).
+    x : array (batch, …)
+        Input at which the gradients are checked (converted to float64): rows of features, or
+        images ``(batch, height, width, channels)``, as the layer takes.
     loss, target : Loss and its target, optional
         The objective; without them it is ``Σ y ⊙ R`` with a fixed random ``R``.
     eps : float
@@ -137,6 +142,15 @@ def gradcheck(
     if loss is not None and not isinstance(loss, Loss):
         raise TypeError(f"loss must be a Loss, got {describe(loss)}")
 
+    saved_state = [(s, s.data.copy()) for _, s in layer.named_state()]
+    try:
+        return _check(layer, x, loss, target, named, eps, rtol, atol, max_checks, seed)
+    finally:
+        for s, values in saved_state:
+            s.data[...] = values
+
+
+def _check(layer, x, loss, target, named, eps, rtol, atol, max_checks, seed) -> GradcheckReport:
     rng = np.random.default_rng(seed)
     y = layer.forward(x)
     if not isinstance(y, np.ndarray):

@@ -20,7 +20,14 @@ Afterwards the model is as it was, even when a layer raised:
   values: the update is made by ``hg.SGD``, recorded, then undone;
 * each layer's ``training`` flag is what it was (the step runs in the mode asked for);
 * every ``np.random.Generator`` a layer holds (Dropout's) is back in its state, so the next real
-  step draws what it would have drawn without the trace.
+  step draws what it would have drawn without the trace;
+* every state array (batch norm's running statistics, which a training-mode forward moves) holds
+  the values it had.
+
+A block that is both a leaf and a container (``Residual``: its leaves are its branch's layers,
+then itself) is watched like any leaf: its forward is recorded when it returns, after its inner
+layers', and its backward when it is called, before theirs, so the calls come in the order of
+``model.leaves()``. It records its own parameters only; its inner layers record theirs.
 
 What the layers cache for their next ``backward`` is that of the traced batch, as after any
 forward.
@@ -60,6 +67,9 @@ class LayerCall:
     grad_out: np.ndarray | None = None
     grad_in: np.ndarray | None = None
     grads: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The layer's state arrays before and after its forward (batch norm's running statistics).
+    state_before: dict[str, np.ndarray] = field(default_factory=dict)
+    state_after: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -86,13 +96,14 @@ def observe_step(
 ) -> StepRecord:
     """Run one step of ``model`` on ``(x, target)`` and record it; see the module docstring.
 
-    The arguments are assumed checked by the caller (``x`` a 2-D array, ``lr`` None or > 0).
+    The arguments are assumed checked by the caller (``x`` a batch, ``lr`` None or > 0).
     """
     positions = model.leaves()
     layers = {id(layer): layer for _, layer in positions}
     params: list[Parameter] = list({id(p): p for p in model.parameters()}.values())
 
     saved_params = [(p, p.data, p.data.copy(), p.grad, p.grad.copy()) for p in params]
+    saved_state = [(a, a.data.copy()) for _, a in model.named_state()]
     saved_methods = {
         (key, name): layer.__dict__.get(name, _MISSING)
         for key, layer in layers.items()
@@ -101,23 +112,31 @@ def observe_step(
     generators = {id(g): (g, g.bit_generator.state) for _, g in model.generators()}
 
     forwards: list[LayerCall] = []
-    backwards: list[tuple[Layer, np.ndarray, np.ndarray, dict[str, np.ndarray]]] = []
+    backwards: list = []
 
     def watch(layer: Layer) -> None:
         forward, backward = layer.forward, layer.backward
+        # A block that is also a container records its own parameters; its layers theirs.
+        own = len(layer.leaves()) == 1
 
         def watched_forward(x_in):
-            values = {name: p.data.copy() for name, p in layer.named_parameters()}
+            values = {name: p.data.copy() for name, p in layer.named_parameters(recurse=own)}
+            before = {name: a.data.copy() for name, a in layer.named_state(recurse=own)}
             given = _copy(x_in)
             y = _returned(forward(x_in), layer, "forward", "its output")
-            forwards.append(LayerCall("", layer, layer.training, given, _copy(y), values))
+            call = LayerCall("", layer, layer.training, given, _copy(y), values)
+            call.state_before = before
+            call.state_after = {name: a.data.copy() for name, a in layer.named_state(recurse=own)}
+            forwards.append(call)
             return y
 
         def watched_backward(grad_out):
             given = _copy(grad_out)
+            slot = len(backwards)  # in the order the calls begin: a block before its layers
+            backwards.append(None)
             grad_in = _returned(backward(grad_out), layer, "backward", "dL/d(its input)")
-            grads = {name: p.grad.copy() for name, p in layer.named_parameters()}
-            backwards.append((layer, given, _copy(grad_in), grads))
+            grads = {name: p.grad.copy() for name, p in layer.named_parameters(recurse=own)}
+            backwards[slot] = (layer, given, _copy(grad_in), grads)
             return grad_in
 
         layer.forward = watched_forward
@@ -145,7 +164,7 @@ def observe_step(
             if lr is not None and params:  # a network without parameters has nothing to update
                 where = {}
                 for path, layer in positions:
-                    for name, p in layer.named_parameters():
+                    for name, p in layer.named_parameters(recurse=len(layer.leaves()) == 1):
                         where.setdefault(id(p), (path, name))
                 SGD(params, lr=lr).step()
                 record.updated = {where[id(p)]: p.data.copy() for p in params}
@@ -164,6 +183,8 @@ def observe_step(
                 grad[...] = grad_values
             for g, state in generators.values():
                 g.bit_generator.state = state
+            for a, values in saved_state:
+                a.data[...] = values
 
 
 def _returned(value: Any, layer: Layer, method: str, what: str) -> np.ndarray:
@@ -180,7 +201,7 @@ def _match(positions, forwards, backwards) -> list[LayerCall]:
     order (forward first to last, backward last to first), as ``Sequential`` runs them."""
     expected = [layer for _, layer in positions]
     ran_forward = [call.layer for call in forwards]
-    ran_backward = [call[0] for call in backwards]
+    ran_backward = [call[0] for call in backwards if call is not None]
     if ran_forward != expected or ran_backward != expected[::-1]:
         raise RuntimeError(
             "trace expected each layer's forward to run once, first to last, and its backward "

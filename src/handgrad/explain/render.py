@@ -25,6 +25,7 @@ from .entries import (
     Entry,
     RenderOptions,
     Term,
+    WorkedElement,
     elided_note,
     entries_text,
     format_number,
@@ -32,6 +33,7 @@ from .entries import (
     shape_text,
     shapes_line,
     term_text,
+    worked_text,
 )
 
 _TITLES = dict(
@@ -116,6 +118,9 @@ def markdown_page(entries: Sequence[Entry], facts: Facts, diagnosis: Diagnosis, 
                     values.append(term_text(term, opts, ""))
             if values:
                 out += ["", "```text", *values, "```"]
+            if e.worked is not None:
+                out += ["", f"*One element worked out, {_md(e.worked.element)}:*", ""]
+                out += ["```text", *worked_text(e.worked, opts, "")[1:], "```"]
     out += ["", "## Diagnosis", "", _diagnosis_markdown(diagnosis)]
     return "\n".join(out) + "\n"
 
@@ -183,6 +188,10 @@ table.diag td.n { text-align: right; }
 table.diag tr.flagged td { background: var(--warn-bg); }
 table.diag td.flags { color: var(--warn); font-weight: 600; }
 ul.flags li { color: var(--warn); }
+details.worked { margin-top: 8px; background: var(--tint); border-radius: 6px; padding: 6px 10px; }
+details.worked summary { cursor: pointer; color: var(--accent); }
+ol.steps { margin: 6px 0; padding-left: 22px; }
+ol.steps code { white-space: pre-wrap; }
 """
 
 
@@ -239,8 +248,30 @@ def _entry_html(e: Entry, opts: RenderOptions, shown: set[str]) -> str:
             terms.append(_term_html(term, opts, term is e.result))
     if terms:
         parts.append(f'<div class="terms">{"".join(terms)}</div>')
+    if e.worked is not None:
+        parts.append(_worked_html(e.worked, opts))
     parts.append("</div>")
     return "".join(parts)
+
+
+def _worked_html(w: WorkedElement, opts: RenderOptions) -> str:
+    """A worked element: its lines, what the layer computed, and its parts. The cells it used
+    are named in ``data-cells`` (``symbol[index]`` separated by ``;``), for a page that points
+    at them."""
+    cells = "; ".join(f"{symbol}{index}" for symbol, index in w.cells)
+    lines = "".join(f"<li><code>{_esc(line)}</code></li>" for line in w.lines)
+    computed = format_number(w.computed, opts.precision)
+    parts = "".join(_term_html(part, opts, False) for part in w.parts)
+    return (
+        f'<details class="worked" data-element="{_esc(w.element)}" data-cells="{_esc(cells)}">'
+        f"<summary>One element worked out, <code>{_esc(w.element)}</code></summary>"
+        f'<ol class="steps">{lines}</ol>'
+        f'<p class="note">The layer computed {_esc(w.element)} = {_esc(computed)}'
+        + (f"; cells used: {_esc(', '.join(f'{a}{b}' for a, b in w.cells))}" if w.cells else "")
+        + "</p>"
+        + (f'<div class="terms">{parts}</div>' if parts else "")
+        + "</details>"
+    )
 
 
 def _diagnosis_html(d: Diagnosis) -> str:

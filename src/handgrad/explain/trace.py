@@ -12,6 +12,14 @@
   ``dL/db = Σ dL/dZ`` and ``dL/dA_prev = dL/dZ · Wᵀ``;
 * **update**, with ``lr``: ``W ← W − lr · dL/dW`` and the new values, from ``hg.SGD``.
 
+A formula whose layer knows how (``Formula.element``) also works one element of its result out
+with its numbers: for a convolution the window, the kernel, the sum of their products plus the
+bias. The trace picks the element (the first sample, the middle of every other axis), fills the
+rule's lines with the step's symbols and sets the layer's own value beside the worked one. A
+residual block shows its inner layers, then the addition ``R = x + branch``; the gradient its
+branch returns is ``dL/dx (through [path])``. State arrays (batch norm's running statistics)
+appear with their values before the step and their new values, and are given back afterwards.
+
 Each entry has its formula in symbols, in words (the notebook's: "Loss w.r.t. weight"), and its
 terms: named arrays with their shapes and values. The formulas are the layers' and the loss's own
 (their ``formulas`` method, :class:`handgrad.Formula`): this module knows no layer type. A layer
@@ -39,13 +47,13 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_input_array, check_bool, check_positive, describe
-from ..nn.layer import TRACE_VALUES, Formula, Layer, describes_itself
+from .._validation import as_batch, check_bool, check_positive, describe
+from ..nn.layer import TRACE_VALUES, Formula, Layer, describes_itself, index_text
 from ..nn.losses import Loss, MSELoss
 from ..nn.sequential import Sequential
 from . import render
 from .diagnostics import DEFAULT_LR, Diagnosis, diagnosis_of
-from .entries import PHASES, Entry, Term
+from .entries import PHASES, Entry, Term, WorkedElement
 from .notebook import backprop_network
 from .observe import LayerCall, StepRecord, observe_step
 
@@ -138,7 +146,7 @@ def trace(
     ----------
     model : Sequential (or any Layer)
         Any network, including layers of your own (nested ``Sequential``s are opened up).
-    x : array (batch, features)
+    x : array (batch, features), or (batch, …) for a network on images
     target : the targets in the form ``loss`` takes
     loss : Loss
     lr : float, optional
@@ -159,7 +167,7 @@ def trace(
         raise TypeError(f"model must be a hg.Sequential, got {describe(model)}")
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a hg.Loss (e.g. hg.MSELoss()), got {describe(loss)}")
-    x = as_input_array(x, "x", ndim=2)
+    x = as_batch(x, "x")
     if len(x) == 0:
         raise ValueError("x is empty: trace needs at least one row")
     if lr is not None:
@@ -215,20 +223,48 @@ def _build(record: StepRecord, loss: Loss, training: bool) -> Trace:
             Term("A0", record.x),
         )
     ]
-    backward: list[list[Entry]] = []
-    update: list[Entry] = []
+    calls = record.calls
+    # The symbols of each call's input and output. A block that is also a container (Residual)
+    # comes after its inner layers: its input is that of the first of them.
+    symbols: list[tuple[str, str]] = []
+    numbers: list[int] = []
+    own: list[tuple[Formula, ...] | None] = []
     current = "A0"
-    for k, call in enumerate(record.calls):
+    for k, call in enumerate(calls):
         formulas = _own_formulas(call.layer, call.training)
+        own.append(formulas)
         if call.params:
             names.next_number()
+        numbers.append(names.number)
         out = names.take(call.layer.trace_letter if formulas is not None else "Y")
-        params = _param_symbols(call, names.number, formulas is not None)
-        f, b = _layer_entries(call, current, out, params, formulas, first=k == 0)
+        inside = [i for i in range(k) if _inside(calls[i].path, call.path)]
+        inp = symbols[inside[0]][0] if inside else current
+        symbols.append((inp, out))
+        current = out
+    # dL/d(input) of each call; the first part of a block's branch, whose input is the block's,
+    # gives only the branch's share of that gradient: "dL/dA2 (through [3])".
+    grad_symbols = [f"dL/d{inp}" for inp, _ in symbols]
+    branches: dict[int, dict[str, Term]] = {}
+    for k, call in enumerate(calls):
+        inside = [i for i in range(k) if _inside(calls[i].path, call.path)]
+        if not inside:
+            continue
+        start = max(i for i in inside if symbols[i][0] == symbols[k][0])
+        grad_symbols[start] = f"dL/d{symbols[k][0]} (through [{call.path}])"
+        branches[k] = {
+            "branch": Term(symbols[k - 1][1], calls[k - 1].output, f"[{call.path}]'s branch"),
+            "branch_grad": Term(grad_symbols[start], calls[start].grad_in),
+        }
+    backward: list[list[Entry]] = []
+    update: list[Entry] = []
+    for k, call in enumerate(calls):
+        params = _param_symbols(call, numbers[k], own[k] is not None)
+        f, b = _layer_entries(
+            call, symbols[k], grad_symbols[k], params, own[k], branches.get(k, {}), first=k == 0
+        )
         forward += f
         backward.append(b)
         update += _update_entries(call, params, record)
-        current = out
     entries = [*forward, *_loss_entries(record, loss, current)]
     for b in reversed(backward):
         entries += b
@@ -236,7 +272,7 @@ def _build(record: StepRecord, loss: Loss, training: bool) -> Trace:
     lr = record.lr
     return Trace(
         entries=tuple(entries),
-        layers=tuple((call.path, repr(call.layer)) for call in record.calls),
+        layers=tuple((call.path, repr(call.layer)) for call in calls),
         loss=repr(loss),
         loss_value=record.loss_value,
         lr=lr,
@@ -247,14 +283,54 @@ def _build(record: StepRecord, loss: Loss, training: bool) -> Trace:
     )
 
 
+def _inside(path: str, block: str) -> bool:
+    """Whether the layer at ``path`` is inside the block at ``block`` (``"3.layer.0"`` in
+    ``"3"``)."""
+    return path.startswith(block + ".")
+
+
 def _param_symbols(call: LayerCall, number: int, own: bool) -> dict[str, str]:
+    """The symbols of the call's parameters and state arrays: its class's letters and the number
+    of its layer (``W2``, ``μ_run3``)."""
     letters = call.layer.trace_symbols if own else {}
-    return {name: f"{letters.get(name, name)}{number}" for name in call.params}
+    return {
+        name: f"{letters.get(name, name)}{number}" for name in (*call.params, *call.state_before)
+    }
 
 
-def _entry(call: LayerCall, phase: str, words: str, formula, result, operands=()) -> Entry:
+def _element_index(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The element a trace works out: the first sample, in the middle of every other axis (the
+    middle of an image, away from the padding)."""
+    if not shape:
+        return ()
+    return (0, *((d - 1) // 2 for d in shape[1:])) if len(shape) > 1 else ((shape[0] - 1) // 2,)
+
+
+def _worked(f: Formula, values: dict[str, Term], result: Term, fill: dict[str, str]):
+    """The formula's element worked out, its placeholders filled, or None without a rule."""
+    if f.element is None or result.value.ndim == 0 or result.value.size == 0:
+        return None
+    index = _element_index(result.shape)
+    w = f.element({u: values[u].value for u in f.uses}, index)
+    symbol_of = {u: values[u].symbol for u in f.uses}
+    return WorkedElement(
+        element=f"{result.symbol}{index_text(w.index)}",
+        index=tuple(w.index),
+        lines=tuple(line.format(**fill) for line in w.lines),
+        value=float(w.value),
+        computed=float(result.value[tuple(w.index)]),
+        parts=tuple(Term(label.format(**fill), np.array(a)) for label, a in w.parts),
+        cells=tuple((symbol_of.get(u, u), index_text(i)) for u, i in w.cells),
+    )
+
+
+def _entry(
+    call: LayerCall, phase: str, words: str, formula, result, operands=(), worked=None
+) -> Entry:
     kind = type(call.layer).__name__
-    return Entry(phase, call.path, repr(call.layer), kind, words, formula, result, tuple(operands))
+    return Entry(
+        phase, call.path, repr(call.layer), kind, words, formula, result, tuple(operands), worked
+    )
 
 
 def _input_grad_words(first: bool) -> str:
@@ -263,17 +339,24 @@ def _input_grad_words(first: bool) -> str:
     return "Loss w.r.t. the layer's input, the previous layer's output (A)"
 
 
-def _layer_entries(call, inp, out, params, formulas, first) -> tuple[list[Entry], list[Entry]]:
+def _layer_entries(
+    call, io: tuple[str, str], grad_in: str, params, formulas, branch: dict[str, Term], first
+) -> tuple[list[Entry], list[Entry]]:
     """The forward and backward entries of one layer call, from its formulas, or its numbers
     alone when it has none."""
+    inp, out = io
     dout = f"dL/d{out}"
     x_term, y_term = Term(inp, call.input), Term(out, call.output)
-    values = {"input": x_term, "output": y_term, "grad_out": Term(dout, call.grad_out)}
+    values = {"input": x_term, "output": y_term, "grad_out": Term(dout, call.grad_out), **branch}
     for name, value in call.params.items():
         values[name] = Term(params[name], value, f"{call.path}.{name}")
-    results = {"output": y_term, "input_grad": Term(f"dL/d{inp}", call.grad_in)}
+    for name, value in call.state_before.items():
+        values[name] = Term(params[name], value, f"{call.path}.{name}, before the step")
+    results = {"output": y_term, "input_grad": Term(grad_in, call.grad_in)}
     for name, grad in call.grads.items():
         results[name] = Term(f"dL/d{params[name]}", grad, f"{call.path}.{name}.grad")
+    for name, value in call.state_after.items():
+        results[name] = Term(f"new {params[name]}", value, f"{call.path}.{name}")
 
     if formulas is None:  # a layer of the user's own: its numbers, without a formula
         kind = type(call.layer).__name__
@@ -309,24 +392,28 @@ def _layer_entries(call, inp, out, params, formulas, first) -> tuple[list[Entry]
         )
         return [fwd], bwd
 
-    fill = {"x": inp, "y": out, "dy": dout, "dx": f"dL/d{inp}", **params}
+    fill = {"x": inp, "y": out, "dy": dout, "dx": grad_in, **params}
+    fill.update({name: term.symbol for name, term in branch.items()})
     fwd, bwd = [], []
     for f in formulas:
         unknown = [u for u in f.uses if u not in values]
         if f.result not in results or unknown:
             raise ValueError(
                 f"{type(call.layer).__name__}.formulas: a formula must give one of "
-                f"{sorted(results)} and use values among {[*TRACE_VALUES, *call.params]}, got "
-                f"result {f.result!r} using {list(f.uses)}"
+                f"{sorted(results)} and use values among "
+                f"{[*TRACE_VALUES, *call.params, *call.state_before]}, got result {f.result!r} "
+                f"using {list(f.uses)}"
             )
         words = _input_grad_words(first) if f.words is None else f.words.format(**fill)
+        result = results[f.result]
         entry = _entry(
             call,
             f.phase,
             words,
             f.symbols.format(**fill),
-            results[f.result],
+            result,
             tuple(values[u] for u in f.uses),
+            _worked(f, values, result, fill),
         )
         (fwd if f.phase == "forward" else bwd).append(entry)
     return fwd, bwd

@@ -1,9 +1,18 @@
 """Export a :class:`~handgrad.Sequential` to ONNX, for inference in any ONNX runtime.
 
-``export_onnx(model, path, opset=13)`` writes one graph with input ``input`` of shape
-``[batch, n_in]`` (``batch`` a dynamic dimension) and output ``output``, in the model's dtype
+``export_onnx(model, path, opset=13, input_shape=None)`` writes one graph with input ``input`` of
+shape ``[batch, *row]`` (``batch`` a dynamic dimension; ``row`` the shape of one row: ``n_in`` for
+an MLP, ``(height, width, channels)`` for a CNN) and output ``output``, in the model's dtype
 (float32 or float64). Nested Sequentials are flattened; each parameter keeps its name from
-``model.named_parameters()`` (``"0.weight"``, ``"1.0.bias"``) as the name of its initializer.
+``model.named_parameters()`` (``"0.weight"``, ``"1.0.bias"``) as the name of its initializer, and
+so does each state array (batch norm's ``"2.running_mean"``).
+
+handgrad's images are channels-last, ``(batch, height, width, channels)``, ONNX's operators
+channels-first: a convolution or a pool is written between two ``Transpose`` nodes, so every
+tensor between layers keeps handgrad's layout (a ``Flatten`` then orders features ``(h, w, c)``
+as handgrad does, and the ``Dense`` after it needs no permutation); onnxruntime removes the pairs
+of transposes that cancel. The shape of the tensor each layer receives is known when the graph is
+written (``graph.input_shape(layer)``): one row of zeros is run through a copy of the model.
 
 Each layer gives its own nodes: its class's ``to_onnx(graph, path, x)`` adds them to the graph
 through the builder's ``node``, ``tensor`` and ``constant``, and returns the name of its output
@@ -23,6 +32,7 @@ IR 7), so that the oldest runtimes able to run the opset can load it.
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +74,11 @@ def ir_version_for(opset: int) -> int:
 
 
 def export_onnx(
-    model: Sequential, path: str | os.PathLike[str], opset: int = 13
+    model: Sequential,
+    path: str | os.PathLike[str],
+    opset: int = 13,
+    *,
+    input_shape: int | tuple[int, ...] | None = None,
 ) -> onnx.ModelProto:
     """Write ``model`` to ``path`` as an ONNX model and return it (an ``onnx.ModelProto``).
 
@@ -77,11 +91,15 @@ def export_onnx(
         The file to write (overwritten if it exists); its folder must exist.
     opset : int
         The ONNX opset of the default domain, from 9 to 28.
+    input_shape : int or tuple, optional
+        The shape of one row of input (``784``, or ``(28, 28, 1)``), needed when the model's
+        first layers do not fix it (a ``Conv2D`` fixes only its channels, a ``Reshape`` takes
+        rows of any shape with its number of values).
 
-    The graph maps ``input`` of shape ``[batch, n_in]`` to ``output`` of shape
-    ``[batch, n_out]``, in the model's dtype; ``batch`` is dynamic. A model without a Dense layer
-    has a dynamic feature dimension too, ``features``. See the module docstring for the operator
-    each layer becomes. Requires the ``onnx`` package: ``pip install 'handgrad[onnx]'``.
+    The graph maps ``input`` of shape ``[batch, *row]`` to ``output``, in the model's dtype;
+    ``batch`` is dynamic. A model of layers that take rows of any width (activations alone) has a
+    dynamic feature dimension too, ``features``. See the module docstring for the operator each
+    layer becomes. Requires the ``onnx`` package: ``pip install 'handgrad[onnx]'``.
     """
     if not isinstance(model, Sequential):
         raise TypeError(
@@ -94,7 +112,8 @@ def export_onnx(
         raise ValueError(f"opset must be in [{MIN_OPSET}, {MAX_OPSET}], got {opset}")
     leaves = _exportable(model)
     dtype = model.dtype
-    n_in, n_out = _feature_sizes(leaves)
+    _feature_sizes(leaves)
+    row, probed = _row_shape(model, input_shape)
 
     onnx = _import_onnx()
     known = onnx.defs.onnx_opset_version()
@@ -104,16 +123,18 @@ def export_onnx(
             f"{known}); choose opset <= {known} or upgrade onnx"
         )
 
-    graph = _GraphBuilder(onnx, dtype, opset)
+    shapes, out_row = _probe(model, probed)
+    graph = _GraphBuilder(onnx, dtype, opset, shapes)
     graph.name_output(graph.layer(model, "", "input"))
     architecture = ", ".join(repr(layer) for _, layer in leaves)
     make_info = onnx.helper.make_tensor_value_info
+    out_dims = list(out_row) if row is not None else ["features"] * len(out_row)
     proto = onnx.helper.make_model(
         onnx.helper.make_graph(
             graph.nodes,
             "handgrad",
-            [make_info("input", graph.elem_type, ["batch", n_in or "features"])],
-            [make_info("output", graph.elem_type, ["batch", n_out or "features"])],
+            [make_info("input", graph.elem_type, ["batch", *(row or ["features"])])],
+            [make_info("output", graph.elem_type, ["batch", *out_dims])],
             initializer=graph.initializers,
             doc_string=f"Sequential({architecture})",
         ),
@@ -186,18 +207,18 @@ def _exports_class(name: str) -> bool:
     return "to_onnx" in vars(layer_class(name))
 
 
-def _feature_sizes(leaves: list[tuple[str, Layer]]) -> tuple[int | None, int | None]:
-    """The model's input and output widths, from the layers that fix them (None without any),
-    checking that each takes as many features as the one before it gives."""
-    n_in = n_out = None
+def _feature_sizes(leaves: list[tuple[str, Layer]]) -> None:
+    """Check that each Dense takes as many features as the Dense before it gives, where nothing
+    between them changes the shape."""
+    n_out = None
     previous = None
     for path, layer in leaves:
         takes = layer.input_features()
         if takes is None:
+            if layer.changes_shape or layer.input_shape() is not None:
+                n_out = previous = None
             continue
-        if previous is None:
-            n_in = takes
-        elif n_out is not None and takes != n_out:
+        if previous is not None and n_out is not None and takes != n_out:
             raise ValueError(
                 f"{_position(path)} {layer!r} expects {takes} input features, but the "
                 f"{type(previous[1]).__name__} before it, {_position(previous[0])} "
@@ -205,7 +226,62 @@ def _feature_sizes(leaves: list[tuple[str, Layer]]) -> tuple[int | None, int | N
             )
         n_out = getattr(layer, "n_out", None)
         previous = (path, layer)
-    return n_in, n_out
+
+
+def _row_shape(model: Layer, given) -> tuple[tuple[int, ...] | None, tuple[int, ...]]:
+    """``(the row shape the graph's input declares, or None for a dynamic width; the row shape
+    to probe the model with)``."""
+    if given is not None:
+        if isinstance(given, (tuple, list)):
+            if not given:
+                raise ValueError("input_shape must not be empty")
+            row = tuple(check_int(d, "input_shape", minimum=1) for d in given)
+        else:
+            row = (check_int(given, "input_shape", minimum=1),)
+        return row, row
+    shape = model.input_shape()
+    if shape is None and not any(
+        layer.changes_shape or layer.parameters() for _, layer in model.leaves()
+    ):
+        return None, (1,)  # layers that take rows of any width: the width stays dynamic
+    if shape is None or any(d is None for d in shape):
+        takes = "" if shape is None else f" (its first layer takes rows {_shape_text(shape)})"
+        raise ValueError(
+            f"export_onnx cannot tell the shape of one row of input from the model's layers"
+            f"{takes}; pass input_shape=, e.g. input_shape=(28, 28, 1)"
+        )
+    return tuple(shape), tuple(shape)
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("any" if d is None else str(d) for d in shape) + ")"
+
+
+def _recording(forward, key: int, seen: dict):
+    def watched(x):
+        seen.setdefault(key, tuple(np.shape(x)[1:]))
+        return forward(x)
+
+    return watched
+
+
+def _probe(model: Layer, row: tuple[int, ...]) -> tuple[dict[int, tuple[int, ...]], tuple]:
+    """The shape of one row of what each layer of ``model`` receives (by ``id`` of the layer),
+    and of the model's output: one row of zeros run, in evaluation mode, through a copy of the
+    model, so that the model itself (its caches, its state) is left as it was."""
+    twin = copy.deepcopy(model)
+    originals, copies = model._all_layers(), twin._all_layers()
+    seen: dict[int, tuple[int, ...]] = {}
+    for original, layer in zip(originals, copies):
+        layer.forward = _recording(layer.forward, id(original), seen)
+    with twin.mode(False):
+        try:
+            out = twin.forward(np.zeros((1, *row), dtype=model.dtype))
+        except ValueError as exc:
+            raise ValueError(
+                f"export_onnx: the model does not take rows of shape {row}: {exc}"
+            ) from None
+    return seen, tuple(out.shape[1:])
 
 
 # The graph ------------------------------------------------------------------------------------
@@ -218,6 +294,7 @@ class _GraphBuilder:
     onnx: Any
     dtype: np.dtype
     opset: int
+    shapes: dict[int, tuple[int, ...]] = field(default_factory=dict)
     nodes: list = field(default_factory=list)
     initializers: list = field(default_factory=list)
     _constants: dict[str, float] = field(default_factory=dict)
@@ -243,6 +320,23 @@ class _GraphBuilder:
         array = np.ascontiguousarray(value, dtype=self.dtype)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
+
+    def int64(self, name: str, values) -> str:
+        """An int64 initializer (shapes, axes, pads, slice bounds), whatever the graph's dtype."""
+        array = np.asarray(values, dtype=np.int64)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def reduce(self, op: str, x: str, axes: list[int], output: str, keepdims: int = 1) -> str:
+        """A reduction (``ReduceMean``…) over ``axes``: an attribute before opset 18, an input
+        from it."""
+        if self.opset < 18:
+            return self.node(op, [x], output, axes=axes, keepdims=keepdims)
+        return self.node(op, [x, self.int64(f"{output}.axes", axes)], output, keepdims=keepdims)
+
+    def input_shape(self, layer: Layer) -> tuple[int, ...]:
+        """The shape of one row of what ``layer`` receives in this graph (without the batch)."""
+        return self.shapes[id(layer)]
 
     def constant(self, name: str, value: float) -> str:
         """A scalar initializer, shared by every layer that asks for ``name``."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._validation import as_numeric_array, check_float_dtype, check_int, make_rng
 from .initializers import Initializer, get_initializer
-from .layer import Formula, Layer, register_layer
+from .layer import Formula, Layer, Worked, index_text, number, register_layer, sum_of_products
 from .parameter import Parameter
 
 
@@ -136,8 +136,8 @@ class Dense(Layer):
         np.dot(ones, dZ, out=self.bias.grad)  # db = 1ᵀ · dZ
         return dZ
 
-    def input_features(self) -> int:
-        return self.n_in
+    def input_shape(self) -> tuple[int]:
+        return (self.n_in,)
 
     def get_config(self) -> dict[str, Any]:
         return {"n_in": self.n_in, "n_out": self.n_out, "dtype": str(self.weight.data.dtype)}
@@ -161,6 +161,7 @@ class Dense(Layer):
                 "{y} = {x} · {weight} + {bias}",
                 "Pre-activation neuron output (Z): the inputs times the weights, plus the bias",
                 ("input", "weight", "bias"),
+                _worked_output,
             ),
             Formula(
                 "backward",
@@ -190,3 +191,21 @@ class Dense(Layer):
     @classmethod
     def config_repr(cls, config: dict[str, Any]) -> str:
         return f"Dense({config['n_in']}→{config['n_out']})"
+
+
+def _worked_output(values, index: tuple[int, ...]) -> Worked:
+    """``Z[i, j] = Σ_k X[i, k] · W[k, j] + b[j]``: row i of the input times column j."""
+    x, W, b = values["input"], values["weight"], values["bias"]
+    i, j = index
+    dot = float(np.dot(x[i].astype(np.float64), W[:, j].astype(np.float64)))
+    value = dot + float(b[j])
+    return Worked(
+        index=index,
+        lines=(
+            f"{{y}}{index_text(index)} = Σ_k {{x}}[{i}, k] · {{weight}}[k, {j}] + {{bias}}[{j}]",
+            f"= {sum_of_products(x[i], W[:, j])} + {number(b[j])}",
+            f"= {number(dot)} + {number(b[j])} = {number(value)}",
+        ),
+        value=value,
+        cells=(("input", (i, slice(None))), ("weight", (slice(None), j)), ("bias", (j,))),
+    )

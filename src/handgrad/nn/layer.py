@@ -20,9 +20,13 @@ Everything else handgrad knows about a layer type lives with its class, and is f
 ``@register_layer``         its name in model files: loading builds only registered classes
 ``parameter_count(config)`` how many numbers a saved configuration holds, checked against the file
                             before anything is built
-``formulas(training)``      its formulas for ``hg.trace``: symbols, words, the values they use
+``formulas(training)``      its formulas for ``hg.trace``: symbols, words, the values they use,
+                            and (``Formula.element``) how one element of the result is worked out
 ``trace_letter``,           the letter of its output (``Z`` for Dense, ``A`` for activations) and
-``trace_symbols``           of its parameters (``W``, ``b``) in the trace
+``trace_symbols``           of its parameters and state (``W``, ``b``) in the trace
+``input_shape()``           the shape of one row of input, where the layer fixes it
+``named_state()``           its :class:`~handgrad.nn.parameter.State` arrays (running statistics),
+                            found as parameters are; files carry them, optimizers never see them
 ``to_onnx(graph, path, x)`` the ONNX nodes that compute it (``hg.export_onnx``)
 ``activation_name``,        for activations: the name the command line and the scikit-learn
 ``default_init``            estimators know it by, and the initialiser of the Dense before it
@@ -33,17 +37,52 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .._validation import as_numeric_array, describe
-from .parameter import Parameter
+from .parameter import Parameter, State
 
-#: What ``formulas`` and ``to_onnx`` may name, besides parameters: see :class:`Formula`.
-TRACE_VALUES = ("input", "output", "grad_out")
+#: What a :class:`Formula` may name, besides parameters and state: the layer's input, output and
+#: dL/d(output); for a container around one branch (``Residual``), the branch's output and the
+#: gradient it returned.
+TRACE_VALUES = ("input", "output", "grad_out", "branch", "branch_grad")
+
+#: The most bytes that any one array of the network may hold while ``predict`` and ``evaluate``
+#: run a chunk of rows: chunks are sized by it (see :func:`chunk_rows`).
+CHUNK_BYTES = 16 << 20
+#: Rows per chunk when the network is small (the MLPs' batch of old).
+MAX_CHUNK_ROWS = 4096
+
+
+@dataclass(frozen=True)
+class Worked:
+    """One element of a formula's result, worked out with its numbers.
+
+    ``lines`` are text with the placeholders of :class:`Formula` (``{x}``, ``{y}``, ``{weight}``…),
+    which the trace fills with the step's symbols: the formula for this element, then its numbers,
+    e.g. ``{y}[0, 3, 5, 2] = Σ window ⊙ kernel + {bias}[2]`` and ``= 0.8125 + 0.1 = 0.9125``.
+    ``parts`` are labelled arrays worth seeing whole (a convolution's window and kernel), their
+    labels with the same placeholders. ``cells`` names the operand cells the element used: pairs
+    ``(value, index)`` where ``value`` is one of the formula's ``uses`` and ``index`` a tuple of
+    ints and slices into it (``("input", (0, slice(2, 5), slice(4, 7), slice(None)))``), so that
+    a page can point at them. ``value`` is what the worked computation gives; the trace sets it
+    beside the element the layer computed.
+    """
+
+    index: tuple[int, ...]
+    lines: tuple[str, ...]
+    value: float
+    parts: tuple[tuple[str, np.ndarray], ...] = ()
+    cells: tuple[tuple[str, tuple], ...] = ()
+
+
+#: ``element(values, index) -> Worked``: ``values`` maps each name in the formula's ``uses`` to
+#: its array, ``index`` is an element of the formula's result.
+ElementRule = Callable[[Mapping[str, np.ndarray], tuple[int, ...]], Worked]
 
 
 @dataclass(frozen=True)
@@ -52,12 +91,17 @@ class Formula:
 
     ``symbols`` and ``words`` are text with placeholders that the trace fills with the step's
     symbols: ``{x}`` the layer's input (``A1``), ``{y}`` its output (``Z2``), ``{dy}`` = dL/d{y},
-    ``{dx}`` = dL/d{x}, and ``{<parameter>}`` each parameter's symbol (``{weight}`` → ``W2``).
+    ``{dx}`` = dL/d{x}, ``{<parameter>}`` each parameter's symbol (``{weight}`` → ``W2``) and
+    ``{<state>}`` each state array's, and ``{branch}`` the output of a container's branch.
 
     ``phase`` is ``"forward"`` or ``"backward"``; ``result`` is what the formula gives:
-    ``"output"`` (forward), ``"input_grad"`` (dL/dx) or a parameter's name (its gradient).
-    ``uses`` names the values shown beside it: ``"input"``, ``"output"``, ``"grad_out"`` or a
-    parameter's name. ``words=None`` on the input gradient takes the trace's standard sentence.
+    ``"output"`` (forward), ``"input_grad"`` (dL/dx), a parameter's name (its gradient) or a
+    state's name (its new value, forward). ``uses`` names the values shown beside it: one of
+    :data:`TRACE_VALUES`, a parameter's name, or a state's name (its value before the step).
+    ``words=None`` on the input gradient takes the trace's standard sentence.
+
+    ``element``, when given, works one element of the result out in full from the values of
+    ``uses`` (see :class:`Worked`): the trace shows it under the formula.
     """
 
     phase: str
@@ -65,6 +109,37 @@ class Formula:
     symbols: str
     words: str | None
     uses: tuple[str, ...] = ()
+    element: ElementRule | None = None
+
+
+def number(v) -> str:
+    """A number as worked elements print it: 7 significant digits, ``-0`` as ``0``."""
+    return format(float(v) + 0.0, ".7g")
+
+
+def index_text(index: tuple) -> str:
+    """``(0, slice(2, 5), slice(None), 3)`` → ``"[0, 2:5, :, 3]"``."""
+
+    def one(i) -> str:
+        if isinstance(i, slice):
+            start = "" if i.start is None else str(i.start)
+            stop = "" if i.stop is None else str(i.stop)
+            step = "" if i.step in (None, 1) else f":{i.step}"
+            return f"{start}:{stop}{step}"
+        return str(int(i))
+
+    return "[" + ", ".join(one(i) for i in index) + "]"
+
+
+def sum_of_products(a: np.ndarray, b: np.ndarray, limit: int = 6) -> str:
+    """``a₀·b₀ + a₁·b₁ + …`` written out with the numbers, the middle elided past ``limit``
+    products (``… (144 products) …``)."""
+    a, b = np.asarray(a).reshape(-1), np.asarray(b).reshape(-1)
+    terms = [f"{number(p)}·{number(q)}" for p, q in zip(a, b)]
+    if len(terms) > limit:
+        half = limit // 2
+        terms = [*terms[:half], f"… ({len(a)} products in all) …", *terms[-half:]]
+    return " + ".join(terms)
 
 
 class Layer:
@@ -89,6 +164,9 @@ class Layer:
     #: take, and the initialiser suited to the Dense layer that feeds it.
     activation_name: ClassVar[str | None] = None
     default_init: ClassVar[str] = "glorot_uniform"
+    #: Whether the output's shape differs from the input's (Flatten, pooling): a network's input
+    #: shape is then not that of a layer after it (``Sequential.input_shape``).
+    changes_shape: ClassVar[bool] = False
 
     # The contract --------------------------------------------------------------------------------
 
@@ -117,18 +195,31 @@ class Layer:
         own: ``Sequential`` gives ``("0", …), ("1", …)``)."""
         return [(name, value) for name, value in vars(self).items() if isinstance(value, Layer)]
 
-    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """``(name, Parameter)`` for each parameter held as an attribute, in order, then those of
-        each sublayer under its name (``"0.weight"``)."""
+    def named_parameters(self, recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(name, Parameter)`` for each parameter held as an attribute, in order, then (unless
+        ``recurse=False``) those of each sublayer under its name (``"0.weight"``)."""
         for name, value in vars(self).items():
             if isinstance(value, Parameter):
                 yield name, value
-        for prefix, layer in self.sublayers():
-            for name, p in layer.named_parameters():
-                yield f"{prefix}.{name}", p
+        if recurse:
+            for prefix, layer in self.sublayers():
+                for name, p in layer.named_parameters():
+                    yield f"{prefix}.{name}", p
 
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
+
+    def named_state(self, recurse: bool = True) -> Iterator[tuple[str, State]]:
+        """``(name, State)`` for each state array held as an attribute (batch norm's
+        ``running_mean``), then those of each sublayer, named as parameters are
+        (``"2.running_mean"``)."""
+        for name, value in vars(self).items():
+            if isinstance(value, State):
+                yield name, value
+        if recurse:
+            for prefix, layer in self.sublayers():
+                for name, s in layer.named_state():
+                    yield f"{prefix}.{name}", s
 
     def generators(self) -> list[tuple[str, np.random.Generator]]:
         """``(name, Generator)`` for each random generator the layer and its sublayers draw from
@@ -145,8 +236,48 @@ class Layer:
 
     def input_features(self) -> int | None:
         """The number of features of one row of input, when the layer fixes it (``Dense``:
-        ``n_in``); ``None`` when it takes any."""
+        ``n_in``); ``None`` when it takes any, or rows of more than one axis."""
+        shape = self.input_shape()
+        return shape[0] if shape is not None and len(shape) == 1 else None
+
+    def input_shape(self) -> tuple[int | None, ...] | None:
+        """The shape of one row of input (without the batch axis) when the layer fixes it, with
+        ``None`` for an axis of any size (``Conv2D(3→8)``: ``(None, None, 3)``); ``None`` when
+        the layer takes rows of any shape. A layer that only says ``input_features()`` takes rows
+        of that many features."""
+        if type(self).input_features is not Layer.input_features:
+            n = self.input_features()
+            return None if n is None else (n,)
         return None
+
+    def largest_activation(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """``(output, n)`` for a batch ``x`` run in the current mode, where ``n`` is the largest
+        number of values any one array of the computation holds (its input, its output, or a
+        container's inner outputs): ``predict`` and ``evaluate`` size their chunks by it."""
+        y = self.forward(x)
+        return y, max(x.size, y.size)
+
+    # Passes computed together -------------------------------------------------------------------
+
+    def fuses_after(self, before: tuple[Layer, ...]) -> int:
+        """How many of the layers right before this one it can compute with itself in one pass,
+        through :meth:`forward_fused` and :meth:`backward_fused`: ``before`` holds them, the
+        nearest last; 0 for none. ``Sequential`` asks, trying the longest chain first, and runs
+        the chain so whenever no method of its layers is replaced on the instance (a trace
+        watching them sees each layer run on its own). The chain must compute exactly what the
+        layers compute one after the other: ``MaxPool2D`` after ``ReLU``, or after ``Conv2D``,
+        ``ReLU``."""
+        return 0
+
+    def forward_fused(self, previous: tuple[Layer, ...], x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} fuses with no layer")
+
+    def backward_fused(
+        self, previous: tuple[Layer, ...], grad_out: np.ndarray, input_grad: bool = True
+    ) -> np.ndarray | None:
+        """Back-propagate through ``previous`` and this layer; without ``input_grad``, fill
+        the parameters' gradients only and return None (the chain is the network's first)."""
+        raise NotImplementedError(f"{type(self).__name__} fuses with no layer")
 
     @property
     def dtype(self) -> np.dtype:
@@ -206,7 +337,7 @@ class Layer:
         # A pickled layer carries its weights and settings, not the per-call state: that could be
         # large, and a copy loaded read-only (memory-mapped) could not be written into again.
         state = dict(self.__dict__)
-        for name in (*self._transient, "_scratch_buffers", "_scratch_views"):
+        for name in (*self._transient, "_scratch_buffers", "_scratch_views", "_scratch_prepared"):
             state.pop(name, None)
         return state
 
@@ -275,6 +406,18 @@ class Layer:
         view = views[(key, shape, dtype)] = buf[:size].reshape(shape)
         return view
 
+    def _prepared_scratch(self, key: str, shape: tuple[int, ...], dtype, prepare) -> np.ndarray:
+        """A work array like :meth:`_scratch` whose contents outside what each call writes must
+        hold something (a padding's zeros, a column of ones): ``prepare(view)`` sets it whenever
+        the view differs from the one this key gave last, so a part the calls never write keeps
+        what ``prepare`` put there, whichever shapes were asked for in between."""
+        view = self._scratch(key, shape, dtype)
+        prepared = self.__dict__.setdefault("_scratch_prepared", {})
+        if prepared.get(key) is not view:
+            prepare(view)
+            prepared[key] = view
+        return view
+
     def _cached(self, name: str):
         """A value forward cached for backward, or a clear error if forward has not run."""
         value = self.__dict__.get(name)
@@ -300,6 +443,38 @@ class Layer:
 
 
 _UNSET = object()
+
+
+def check_rows(layer: Layer, shape: tuple[int, ...], name: str) -> None:
+    """Refuse data of ``shape`` (``(n, …)``) whose rows are not what the layer takes, by its
+    ``input_shape()``, before any of them is computed."""
+    expected = layer.input_shape()
+    rows = tuple(shape[1:])
+    if expected is None or (
+        len(rows) == len(expected) and all(e is None or e == r for e, r in zip(expected, rows))
+    ):
+        return
+    if len(expected) == 1:
+        raise ValueError(
+            f"{name} must have {expected[0]} features per row (the network's first layer takes "
+            f"{expected[0]}), got shape {tuple(shape)}"
+        )
+    want = ", ".join("any" if e is None else str(e) for e in expected)
+    raise ValueError(
+        f"{name} must have rows of shape ({want}) (what the network's first layer takes), got "
+        f"shape {tuple(shape)}"
+    )
+
+
+def chunk_rows(layer: Layer, row: np.ndarray, limit: int = MAX_CHUNK_ROWS) -> int:
+    """How many rows ``predict`` and ``evaluate`` run at a time through ``layer``, given one row
+    of input (shape ``(1, …)``): as many as keep every array of the computation within
+    :data:`CHUNK_BYTES`, at most ``limit``, at least 1. An MLP on 784 features gets ``limit``; a
+    convolution whose output holds 12,544 values a row gets 334 in float32. So their memory does
+    not grow with the number of rows. The caller sets the mode (evaluation: no state changes)."""
+    _, largest = layer.largest_activation(row)
+    per_row = max(1, largest) * layer.dtype.itemsize
+    return max(1, min(limit, CHUNK_BYTES // per_row))
 
 
 def describes_itself(

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_input_array, as_row_data, check_int, describe
-from .layer import Layer, register_layer
+from .._validation import as_batch, as_row_data, check_int, describe
+from .layer import Layer, check_rows, chunk_rows, register_layer
 
 
 @register_layer
@@ -18,8 +18,8 @@ class Sequential(Layer):
 
     ``forward`` runs ``A⁽ˡ⁾ = layerₗ(A⁽ˡ⁻¹⁾)`` from ``A⁽⁰⁾ = x``; ``backward`` runs the chain rule
     the other way, ``dL/dA⁽ˡ⁻¹⁾ = layerₗ.backward(dL/dA⁽ˡ⁾)``, leaving each parameter's gradient
-    in its ``.grad``. Inputs are ``(batch, features)``. A Sequential is itself a layer, so networks
-    nest.
+    in its ``.grad``. Inputs are ``(batch, …)``: rows of features, or images channels last. A
+    Sequential is itself a layer, so networks nest.
 
     ``model(x)`` checks ``x`` (numbers, finite) before the forward pass; ``model.forward(x)`` is
     the layer contract alone, for data already checked (``fit`` and ``predict`` check theirs once).
@@ -29,7 +29,15 @@ class Sequential(Layer):
     ``backward``, and ``backward`` overwrites each ``.grad``, so a layer used twice would
     back-propagate its second use's input through both and keep one use's gradient; the
     constructor refuses it rather than train on gradients that are silently wrong.
+
+    Layers that can run as one pass do (a layer's ``fuses_after``: ``MaxPool2D`` right after
+    ``ReLU`` pools first and applies ReLU to the pooled values only; after ``Conv2D``, ``ReLU``
+    it also takes the convolution's outputs in the order of the pool's windows), unless a method
+    of one of them is replaced on the instance, as a trace watching each layer does: the result
+    and the gradients are those of the layers one after the other.
     """
+
+    _transient = ("_plan",)
 
     def __init__(self, layers: Iterable[Layer]):
         try:
@@ -57,33 +65,70 @@ class Sequential(Layer):
     # The layer contract ------------------------------------------------------------------------
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """The network's output for a batch ``x`` of shape ``(batch, features)``, checked."""
-        return self.forward(as_input_array(x, "x", ndim=2))
+        """The network's output for a batch ``x`` of shape ``(batch, …)``, checked."""
+        return self.forward(as_batch(x, "x"))
+
+    def _units(self) -> list[tuple[Layer, tuple[Layer, ...]]]:
+        """The passes of a forward: ``(layer, ())``, or ``(layer, previous)`` for a chain of
+        layers run as one pass, ``layer`` the last of it (see the class docstring)."""
+        units: list[tuple[Layer, tuple[Layer, ...]]] = []
+        layers = self.layers
+        i = 0
+        while i < len(layers):
+            for width in (2, 1):
+                j = i + width
+                if j >= len(layers):
+                    continue
+                chain, after = tuple(layers[i:j]), layers[j]
+                if after.fuses_after(chain) == width and not any(map(_watched, (*chain, after))):
+                    units.append((after, chain))
+                    i = j + 1
+                    break
+            else:
+                units.append((layers[i], ()))
+                i += 1
+        return units
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x)
+        units = self._plan = self._units()
+        for layer, previous in units:
+            x = layer.forward_fused(previous, x) if previous else layer.forward(x)
         return x
+
+    def _last_units(self) -> list[tuple[Layer, tuple[Layer, ...]]]:
+        units = self.__dict__.get("_plan")
+        return self._units() if units is None else units
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         """dL/dx from dL/d(output); every parameter's ``.grad`` is filled on the way."""
         grad = grad_out
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
+        for layer, previous in reversed(self._last_units()):
+            grad = layer.backward_fused(previous, grad) if previous else layer.backward(grad)
         return grad
 
     def backward_params(self, grad_out: np.ndarray) -> None:
         """Like ``backward`` but stops at the first layer that has parameters, computing no dL/dx
         for it: no one needs the gradient with respect to the data. For a dense first layer this
         skips its largest matrix product."""
-        layers = self.layers
-        first = next((i for i, layer in enumerate(layers) if layer.parameters()), None)
+        units = self._last_units()
+        first = next(
+            (
+                i
+                for i, (layer, previous) in enumerate(units)
+                if layer.parameters() or any(p.parameters() for p in previous)
+            ),
+            None,
+        )
         if first is None:
             return
         grad = grad_out
-        for layer in layers[:first:-1]:
-            grad = layer.backward(grad)
-        layers[first].backward_params(grad)
+        for layer, previous in units[:first:-1]:
+            grad = layer.backward_fused(previous, grad) if previous else layer.backward(grad)
+        layer, previous = units[first]
+        if previous:
+            layer.backward_fused(previous, grad, input_grad=False)
+        else:
+            layer.backward_params(grad)
 
     def sublayers(self) -> list[tuple[str, Layer]]:
         """``("<index>", layer)`` for each layer: parameters are named ``"0.weight"``."""
@@ -97,16 +142,24 @@ class Sequential(Layer):
             out += [(f"{i}.{path}" if path else str(i), leaf) for path, leaf in layer.leaves()]
         return out
 
-    def input_features(self) -> int | None:
-        """The first layer's number of input features, from the first layer that says, unless a
-        layer with weights that does not say comes before it."""
+    def input_shape(self) -> tuple[int | None, ...] | None:
+        """The shape of one row of input, from the first layer that fixes it (``Dense`` its
+        features, ``Conv2D`` its channels), unless a layer with weights or one that changes the
+        shape (``Flatten``, ``Reshape``, a pool) comes before it and does not say."""
         for layer in self.layers:
-            n_in = layer.input_features()
-            if n_in is not None:
-                return n_in
-            if layer.parameters():
+            shape = layer.input_shape()
+            if shape is not None:
+                return shape
+            if layer.parameters() or layer.changes_shape:
                 return None
         return None
+
+    def largest_activation(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        largest = x.size
+        for layer in self.layers:
+            x, n = layer.largest_activation(x)
+            largest = max(largest, n)
+        return x, largest
 
     def to_onnx(self, graph, path: str, x: str) -> str:
         """Each layer's nodes in turn: a nested Sequential is flattened."""
@@ -162,42 +215,56 @@ class Sequential(Layer):
 
         save(self, path, metadata=metadata)
 
-    def summary(self, input_features: int | None = None) -> ModelSummary:
+    def summary(self, input_shape: int | tuple[int, ...] | None = None) -> ModelSummary:
         """A table of the layers, their output shapes and parameter counts, and the total.
 
         The output shapes come from one row of zeros run through the network in evaluation mode;
-        ``input_features`` is needed only when no layer says how many inputs it takes.
+        ``input_shape`` (the shape of one row, or its number of features) is needed only when no
+        layer says what it takes (``Reshape`` first, or a ``Conv2D``: ``input_shape=(28, 28, 1)``).
         """
-        if input_features is None:
-            input_features = self.input_features()
-            if input_features is None:
-                raise ValueError(
-                    "summary() cannot tell the number of input features from the layers; "
-                    "pass input_features="
-                )
-        input_features = check_int(input_features, "input_features", minimum=1)
+        shape = _row_shape(self, input_shape, "summary()")
         rows = []
         with self.mode(training=False):
-            x = np.zeros((1, input_features), dtype=self.dtype)
-            for path, layer in self.leaves():
+            x = np.zeros((1, *shape), dtype=self.dtype)
+            for path, layer in self._summary_rows():
                 x = layer.forward(x)
                 count = sum(p.data.size for p in layer.parameters())
                 rows.append((path, repr(layer), ("batch", *x.shape[1:]), count))
         self.release()
-        return ModelSummary(tuple(rows), input_features, str(self.dtype))
+        return ModelSummary(tuple(rows), shape, str(self.dtype))
 
-    def predict(self, X, batch_size: int = 4096) -> np.ndarray:
-        """The network's output for every row of ``X``, in evaluation mode, ``batch_size`` rows at
-        a time. For a classifier these are the logits: ``argmax(axis=1)`` gives the classes."""
+    def _summary_rows(self) -> list[tuple[str, Layer]]:
+        """The layers the summary lists, each run on the previous one's output: the leaves, with
+        a block that is a leaf and a container (``Residual``) shown as one row."""
+        out: list[tuple[str, Layer]] = []
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Sequential):
+                out += [(f"{i}.{path}", leaf) for path, leaf in layer._summary_rows()]
+            else:
+                out.append((str(i), layer))
+        return out
+
+    def predict(self, X, batch_size: int | None = None) -> np.ndarray:
+        """The network's output for every row of ``X`` (``(n, …)``, batch first), in evaluation
+        mode, in chunks of rows. For a classifier these are the logits: ``argmax(axis=1)`` gives
+        the classes.
+
+        ``batch_size`` (rows per chunk) defaults to as many as keep every array of the
+        computation within 16 MB (at most 4096), so memory does not grow with the rows of ``X``.
+        """
         X = as_row_data(X, "X")
-        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        if batch_size is not None:
+            batch_size = check_int(batch_size, "batch_size", minimum=1)
         if len(X) == 0:
             raise ValueError("X is empty: predict needs at least one row")
+        check_rows(self, X.shape, "X")
         try:
             with (
                 self.mode(training=False),
                 np.errstate(over="raise", invalid="raise", divide="raise"),
             ):
+                if batch_size is None:
+                    batch_size = chunk_rows(self, np.asarray(X[:1]))
                 if len(X) <= batch_size:
                     return self.forward(np.asarray(X[:]))
                 first = self.forward(np.asarray(X[:batch_size]))
@@ -249,12 +316,40 @@ def _every_layer(layer: Layer, path: str):
         yield from _every_layer(sub, where)
 
 
+def _row_shape(model: Layer, given, what: str) -> tuple[int, ...]:
+    """The shape of one row: ``given`` (an int or a tuple), or what the model's layers say."""
+    if given is None:
+        shape = model.input_shape()
+        if shape is None or any(d is None for d in shape):
+            known = "" if shape is None else f" (its first layer takes rows {_shape_text(shape)})"
+            raise ValueError(
+                f"{what} cannot tell the shape of one row of input from the layers{known}; pass "
+                "input_shape=, e.g. input_shape=784 or input_shape=(28, 28, 1)"
+            )
+        return tuple(int(d) for d in shape)
+    if isinstance(given, (tuple, list)):
+        if not given:
+            raise ValueError(f"input_shape must not be empty, got {given!r}")
+        return tuple(check_int(d, "input_shape", minimum=1) for d in given)
+    return (check_int(given, "input_shape", minimum=1),)
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join("any" if d is None else str(d) for d in shape) + ")"
+
+
+def _watched(layer: Layer) -> bool:
+    """Whether the instance replaces its forward or backward (a trace watching it)."""
+    d = layer.__dict__
+    return "forward" in d or "backward" in d
+
+
 @dataclass(frozen=True)
 class ModelSummary:
     """What ``Sequential.summary()`` returns; prints as a table."""
 
     rows: tuple[tuple[str, str, tuple, int], ...]
-    input_features: int
+    input_shape: tuple[int, ...]
     dtype: str
 
     @property
@@ -274,7 +369,8 @@ class ModelSummary:
             )
 
         rule = "-" * len(line(table[0]))
-        out = [f"input: (batch, {self.input_features}), {self.dtype}", line(table[0]), rule]
+        shape = ", ".join(str(d) for d in self.input_shape)
+        out = [f"input: (batch, {shape}), {self.dtype}", line(table[0]), rule]
         out += [line(r) for r in table[1:]]
         out += [rule, f"total parameters: {self.total_params:,}"]
         return "\n".join(out)

@@ -12,8 +12,9 @@ handgrad puts in the safetensors metadata:
 ``training``         (checkpoints) JSON: the state of the run, written by :mod:`handgrad.train`
 ==================== ===========================================================================
 
-Tensors are named as ``model.named_parameters()`` names them (``0.weight``); a checkpoint adds
-tensors of its own under ``optimizer.`` and ``callback.``, which a model loaded from it ignores.
+Tensors are named as ``model.named_parameters()`` names them (``0.weight``), and the layers' state
+arrays as ``model.named_state()`` names them (``2.running_mean``); a checkpoint adds tensors of its
+own under ``optimizer.`` and ``callback.``, which a model loaded from it ignores.
 
 The architecture is a tree of ``{"type": registered class name, "config": layer.get_config()}``,
 in which a layer among the configuration's values (a ``Sequential``'s layers) is itself such a
@@ -24,7 +25,8 @@ configurations claim (``parameter_count``) fit in the file's tensors.
 Loading checks everything before it builds anything — the header length against the file size,
 the JSON, every tensor's dtype, shape and byte range, the metadata fields, the layer types (only
 registered classes are ever constructed) and their configurations, and that the tensors are
-exactly the parameters the architecture has — and reports any problem as :class:`ModelFileError`.
+exactly the parameters and state arrays the architecture has — and reports any problem as
+:class:`ModelFileError`.
 """
 
 from __future__ import annotations
@@ -65,8 +67,14 @@ def save(model: Layer, path: str | os.PathLike, *, metadata: Mapping | None = No
     check_model(model)
     if metadata is None:
         metadata = getattr(model, "metadata", None)
+    safetensors.write(path, model_tensors(model), model_header(model, MODEL_FORMAT, metadata))
+
+
+def model_tensors(model: Layer) -> dict[str, np.ndarray]:
+    """Every array a model file holds for ``model``: its parameters, then its state arrays."""
     tensors = {name: p.data for name, p in model.named_parameters()}
-    safetensors.write(path, tensors, model_header(model, MODEL_FORMAT, metadata))
+    tensors.update((name, s.data) for name, s in model.named_state())
+    return tensors
 
 
 def check_model(model: Any) -> None:
@@ -174,6 +182,7 @@ def _build_model(tensors, meta, path: str, extra_prefixes: tuple[str, ...]) -> L
     budget = [sum(t.size for t in tensors.values())]
     model = _build_layer(arch, path, depth=0, budget=budget)
     expected = dict(model.named_parameters())
+    expected.update(model.named_state())
     names = {k for k in tensors if not k.startswith(extra_prefixes)}
     if names != set(expected):
         missing, extra = sorted(set(expected) - names), sorted(names - set(expected))

@@ -1,7 +1,8 @@
 """Checkpoints: everything a run needs to continue exactly, and the callback that writes them.
 
 A checkpoint is a model file (:mod:`handgrad.saving.model_files`) of format
-``handgrad.checkpoint`` whose metadata adds ``training``, JSON: the next epoch, the optimizer's
+``handgrad.checkpoint`` (the weights and the layers' state arrays, such as batch norm's running
+statistics) whose metadata adds ``training``, JSON: the next epoch, the optimizer's
 hyper-parameters and step count, the random states of the shuffling and of every random layer,
 and the state of each callback that is ``in_checkpoint``. Its tensors add the optimizer's state
 arrays (``optimizer.<group>.<state>``) and the callbacks' arrays (``callback.<i>.<key>.<j>``).
@@ -73,7 +74,7 @@ class Checkpoint(Callback):
 def save_checkpoint(path: str | os.PathLike, run: TrainingRun) -> None:
     """Write everything ``fit(..., resume_from=path)`` needs to continue ``run`` exactly."""
     model, optimizer = run.model, run.optimizer
-    tensors = {name: p.data for name, p in model.named_parameters()}
+    tensors = model_files.model_tensors(model)  # the parameters and the layers' state
     opt_state = optimizer.state_dict()
     groups = []
     for g, arrays in enumerate(opt_state["state"]):
@@ -145,6 +146,8 @@ def restore_checkpoint(path: str | os.PathLike, run: TrainingRun) -> int:
     try:
         for (_, p), (_, q) in zip(run.model.named_parameters(), saved.named_parameters()):
             p.data[...] = q.data
+        for (_, s), (_, t) in zip(run.model.named_state(), saved.named_state()):
+            s.data[...] = t.data  # batch norm's running statistics
         opt = training["optimizer"]
         state = [
             {key: tensors[f"optimizer.{g}.{key}"] for key in keys}

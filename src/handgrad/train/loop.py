@@ -36,7 +36,7 @@ from .._validation import (
 from ..datasets.splits import check_fraction, split_indices
 from ..distributed.parallel import DataParallel
 from ..errors import TrainingDiverged
-from ..nn.layer import Layer
+from ..nn.layer import Layer, check_rows, chunk_rows
 from ..nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss
 from ..optim.optimizer import Optimizer
 from .callbacks import ProgressBar
@@ -44,7 +44,8 @@ from .checkpoints import restore_checkpoint
 from .metrics import Metric, check_metric_targets, make_metrics
 from .run import Callback, History, TrainingRun
 
-#: Rows per forward pass when evaluating (no gradients are kept, so larger batches are cheap).
+#: At most this many rows per forward pass when evaluating (no gradients are kept, so larger
+#: batches are cheap); fewer when the network's arrays are large (``nn.layer.chunk_rows``).
 EVAL_BATCH_SIZE = 1024
 
 
@@ -96,7 +97,7 @@ def fit(
 
     Parameters
     ----------
-    X : array (n_samples, n_features)
+    X : array (n_samples, n_features), or (n_samples, …): images, sequences, batch first
     y : array (n_samples, …)
         Targets in the form ``loss`` takes (class labels, one-hot rows, or values).
     loss : Loss
@@ -227,6 +228,9 @@ def fit(
         for cb in run.callbacks:
             cb.on_train_error(run, error)
         raise
+    finally:
+        if dist is not None:
+            dist.finish()
     return history
 
 
@@ -264,6 +268,8 @@ def _train(run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validat
                                 epoch, batch, f"the loss is {value}", optimizer.lr, decay
                             )
                         backward(loss_backward())
+                    else:
+                        dist.idle_step()  # its share of the batch statistics: zeros
                     if dist is not None:
                         dist.reduce_gradients(len(idx))  # Σ over ranks: the whole batch's
                     if clip is not None:
@@ -317,16 +323,18 @@ def evaluate(
     *,
     loss: Loss,
     metrics: str | Sequence[str | Metric] | None = "auto",
-    batch_size: int = EVAL_BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> dict[str, float]:
     """The mean loss and the metrics of ``model`` on ``(X, y)``, in evaluation mode.
 
-    Returns ``{"loss": …, "accuracy": …}`` (the metrics as in :func:`fit`).
+    Returns ``{"loss": …, "accuracy": …}`` (the metrics as in :func:`fit`). ``batch_size``, the
+    rows per forward pass, defaults to at most 1024, fewer when the network's arrays are large.
     """
     X, y = _check_data(X, y, "X", "y")
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a Loss such as hg.CrossEntropyLoss(), got {describe(loss)}")
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    if batch_size is not None:
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
     y = loss.check_target(y, _output_shape(model, X), model.dtype)
     metric_objs = make_metrics(metrics, loss)
     check_metric_targets(metric_objs, loss, y)
@@ -357,15 +365,16 @@ def _out_of_range(name: str, dtype: np.dtype):
         ) from None
 
 
-def _evaluate(
-    model, X, y, loss, metric_objs, batch_size=EVAL_BATCH_SIZE, dist=None
-) -> dict[str, float]:
+def _evaluate(model, X, y, loss, metric_objs, batch_size=None, dist=None) -> dict[str, float]:
     """Loss and metrics over (X, y); X may be an (array, row indices) pair. With ``dist``, (X, y)
     is this rank's shard and the figures are those of all the shards. The caller sets the mode."""
     rows = None
     if isinstance(X, tuple):
         X, rows = X
     n = len(X) if rows is None else len(rows)
+    if batch_size is None:
+        first = X[:1] if rows is None else take_rows(X, rows[:1])
+        batch_size = chunk_rows(model, np.asarray(first), EVAL_BATCH_SIZE) if n else 1
     for m in metric_objs:
         m.reset()
     total = 0.0
@@ -402,8 +411,8 @@ def _validation(
         )
         if X_val.shape[1:] != X.shape[1:]:
             raise ValueError(
-                f"validation_data X must have rows like X, shape (n, {X.shape[1]}), "
-                f"got {X_val.shape}"
+                f"validation_data X must have rows like X, shape (n, "
+                f"{', '.join(map(str, X.shape[1:]))}), got {X_val.shape}"
             )
         shape = _output_shape(model, X_val, "validation_data X")
         return None, (X_val, loss.check_target(y_val, shape, dtype))
@@ -449,12 +458,7 @@ def _check_data(
 def _output_shape(model: Layer, X: np.ndarray, name: str = "X") -> tuple[int, ...]:
     """The model's output shape for a batch of X, from one row run in evaluation mode (which draws
     no random numbers). It also reports a wrong number of features before training starts."""
-    expected = model.input_features()
-    if expected is not None and X.shape[1] != expected:
-        raise ValueError(
-            f"{name} must have {expected} features per row (the network's first layer takes "
-            f"{expected}), got shape {tuple(X.shape)}"
-        )
+    check_rows(model, X.shape, name)
     with model.mode(training=False), _out_of_range(name, model.dtype):
         return model.forward(np.asarray(X[:1])).shape
 
@@ -473,7 +477,8 @@ def _shared_settings(
             )
     settings = {
         "features": list(X.shape[1:]),
-        "network": [[name, list(p.shape), str(p.dtype)] for name, p in model.named_parameters()],
+        "network": [[name, list(p.shape), str(p.dtype)] for name, p in model.named_parameters()]
+        + [[name, list(a.shape), str(a.dtype), "state"] for name, a in model.named_state()],
         "loss": type(loss).__name__,
         "optimizer": [type(optimizer).__name__, optimizer.hyperparameters()],
         "metrics": [m.name for m in metrics],

@@ -1,0 +1,773 @@
+"""Convolution layers, channels last: ``Conv2D`` on ``(batch, height, width, channels)`` and
+``Conv1D`` on ``(batch, length, channels)``.
+
+A convolution is a Dense layer applied to every window of its input: each window's values, laid
+out as one row (the *im2col* matrix, one row per output position), times the kernel reshaped to a
+matrix, plus the bias. That is how it is computed here, with one matrix product per pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .._validation import as_numeric_array, check_float_dtype, check_int, make_rng
+from .initializers import Initializer, get_initializer
+from .layer import Formula, Layer, Worked, index_text, number, register_layer, sum_of_products
+from .parameter import Parameter
+from .windows import (
+    Geometry,
+    int_pair,
+    offset_view,
+    one_int,
+    onnx_channels_first,
+    onnx_channels_last,
+    onnx_offset_slice,
+    onnx_pad,
+    onnx_pool_attributes,
+    padded_window,
+    same_padding,
+    window_cells,
+    windows,
+)
+
+__all__ = ["Conv1D", "Conv2D"]
+
+#: The im2col matrix is built and multiplied a chunk of samples at a time, each chunk about this
+#: many bytes: it is still in the core's cache when the product reads it, which on the benchmark's
+#: network makes the training step about a sixth faster than one matrix for the whole batch.
+CHUNK_BYTES = 4 << 20
+#: The largest im2col matrix a training forward keeps for backward (``dW = colsᵀ · dZ``). Above
+#: it, backward rebuilds each chunk from the input instead: memory stays bounded whatever the
+#: batch and image size (a 64→64-channel 3×3 convolution on 32×32 images would need 302 MB at
+#: batch 128).
+MAX_COLUMNS_BYTES = 64 << 20
+#: The same for the input gradient's im2col matrix (the spread gradient's windows).
+SPREAD_CHUNK_BYTES = 4 << 20
+
+
+class _Convolution(Layer):
+    """What Conv1D and Conv2D share: both compute in two spatial dimensions (Conv1D with a height
+    of 1), channels last, weight ``(kh, kw, C_in, C_out)`` viewed as a ``(kh·kw·C_in, C_out)``
+    matrix."""
+
+    _transient = ("_cache",)
+    trace_letter = "Z"
+    trace_symbols: ClassVar[dict[str, str]] = {"weight": "W", "bias": "b"}
+    spatial: ClassVar[int] = 2
+
+    def _build(self, in_channels, out_channels, kernel: tuple[int, ...], init, rng, dtype):
+        self.in_channels = check_int(in_channels, "in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "out_channels", minimum=1)
+        dt = check_float_dtype(dtype)
+        fan_in = math.prod(kernel) * self.in_channels
+        shape = (*kernel, self.in_channels, self.out_channels)
+        # The initialisers see the layer as the Dense it is on each window: (fan_in, C_out).
+        initial = np.asarray(get_initializer(init)((fan_in, self.out_channels), make_rng(rng)))
+        if initial.shape != (fan_in, self.out_channels):
+            raise ValueError(
+                f"init returned shape {initial.shape}, expected {(fan_in, self.out_channels)}"
+            )
+        self.weight = Parameter(initial.reshape(shape), dtype=dt)
+        self.bias = Parameter(np.zeros(self.out_channels), dtype=dt)
+        self._cache = None
+
+    # Shapes ---------------------------------------------------------------------------------------
+
+    @property
+    def _geometry(self) -> Geometry:
+        raise NotImplementedError
+
+    def _kernel_text(self) -> str:
+        raise NotImplementedError
+
+    def _expected(self) -> str:
+        raise NotImplementedError
+
+    def _to_4d(self, x: np.ndarray) -> np.ndarray:
+        """The input as ``(N, H, W, C)``, checked and in the layer's dtype."""
+        dtype = self.weight.data.dtype
+        rank = self.spatial + 2
+        if not (type(x) is np.ndarray and x.dtype == dtype and x.ndim == rank):
+            x = as_numeric_array(x, f"{self!r} input")
+            if x.ndim != rank:
+                raise ValueError(
+                    f"{self!r} expected input {self._expected()}, got shape {x.shape}"
+                    + self._reshape_hint(x.shape)
+                )
+            x = x.astype(dtype, copy=False)
+        if x.shape[-1] != self.in_channels:
+            raise ValueError(
+                f"{self!r} expected input {self._expected()} with {self.in_channels} channel"
+                f"{'s' if self.in_channels != 1 else ''} on the last axis, got shape {x.shape}"
+            )
+        return x if self.spatial == 2 else x[:, None]
+
+    def _reshape_hint(self, shape: tuple[int, ...]) -> str:
+        c = self.in_channels
+        if len(shape) != 2 or shape[1] % c:
+            return ""
+        if self.spatial == 1:
+            return f": add hg.Reshape(({shape[1] // c}, {c})) in front"
+        side = math.isqrt(shape[1] // c)
+        if side * side * c == shape[1]:
+            return f": add hg.Reshape(({side}, {side}, {c})) in front"
+        return f": add hg.Reshape((height, width, {c})) in front"
+
+    def _output_hw(self, x4: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int]:
+        g = self._geometry
+        H, W = x4.shape[1:3]
+        Ho, Wo = g.output_size(H, W)
+        if Ho <= 0 or Wo <= 0:
+            padded = (
+                f"{H + g.top + g.bottom}×{W + g.left + g.right}"
+                if self.spatial == 2
+                else f"{W + g.left + g.right}"
+            )
+            raise ValueError(
+                f"{self!r} got input of shape {shape}: its {self._kernel_text()} kernel is larger "
+                f"than the padded input ({padded}), so the output would be empty"
+            )
+        return Ho, Wo
+
+    def input_shape(self) -> tuple[int | None, ...]:
+        return (*([None] * self.spatial), self.in_channels)
+
+    # Forward ----------------------------------------------------------------------------------
+
+    def _padded(self, x4: np.ndarray) -> np.ndarray:
+        """``x4`` with the padding's zeros around it, in a buffer reused across calls (whose
+        border is zeroed only when its shape changes), or ``x4`` itself without padding."""
+        g = self._geometry
+        if not g.padded:
+            return x4
+        N, H, W, C = x4.shape
+        shape = (N, H + g.top + g.bottom, W + g.left + g.right, C)
+        xp = self._prepared_scratch("padded", shape, x4.dtype, _zero)
+        xp[:, g.top : g.top + H, g.left : g.left + W] = x4
+        return xp
+
+    def _columns(self, key: str, rows: int, K: int, C: int, dtype) -> np.ndarray:
+        """A buffer for ``rows`` rows of the im2col matrix, as a ``(rows, K + 1)`` array whose
+        last column holds ones (the bias folded into the product: the last row of the weights is
+        the bias, and the last row of ``colsᵀ · dZ`` is the bias gradient). With one channel it
+        is the transposed view of a ``(K + 1, rows)`` array, filled column by column."""
+        if C == 1:
+            return self._prepared_scratch(key, (K + 1, rows), dtype, _last_row_ones).T
+        return self._prepared_scratch(key, (rows, K + 1), dtype, _last_column_ones)
+
+    def _fill_columns(
+        self, cols: np.ndarray, xp: np.ndarray, Ho: int, Wo: int, g: Geometry | None = None
+    ) -> None:
+        """Write the windows of the padded samples ``xp`` into ``cols`` (all but its ones).
+
+        With more than one channel, row by row: one strided view of every window and one copy
+        (each window's ``kw × C`` run is contiguous in channels-last). With one channel, column
+        by column: one shifted copy of the images per kernel offset, nine long copies instead of
+        a copy of runs of three. ``g``, the layer's own geometry unless given, may step further
+        (the windows of one offset of a pool's, for :meth:`forward_pooled`)."""
+        g = self._geometry if g is None else g
+        n, C = xp.shape[0], xp.shape[3]
+        if C == 1:
+            columns = cols.T
+            for a in range(g.kh):
+                for b in range(g.kw):
+                    columns[a * g.kw + b].reshape(n, Ho, Wo)[...] = offset_view(
+                        xp, g, a, b, Ho, Wo
+                    )[..., 0]
+            return
+        K1 = cols.shape[1]
+        item = cols.itemsize
+        rows = as_strided(
+            cols,
+            (n, Ho, Wo, g.kh, g.kw, C),
+            (K1 * Ho * Wo * item, K1 * Wo * item, K1 * item, g.kw * C * item, C * item, item),
+        )
+        np.copyto(rows, windows(xp, g, Ho, Wo))
+
+    def _weights_and_bias(self, K: int) -> np.ndarray:
+        """``[W_mat; b]``, ``(kh·kw·C + 1, C_out)``: the weight as a matrix, the bias under it."""
+        F = self.out_channels
+        wb = self._scratch("weights_and_bias", (K + 1, F), self.weight.data.dtype)
+        wb[:K] = self.weight.data.reshape(K, F)
+        wb[K] = self.bias.data
+        return wb
+
+    @staticmethod
+    def _step(n: int, bytes_per_sample: int, chunk_bytes: int | None = None) -> int:
+        """Samples per chunk: about :data:`CHUNK_BYTES` of matrix, at least one."""
+        chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+        return max(1, min(n, chunk_bytes // max(1, bytes_per_sample)))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        shape = np.shape(x)
+        x4 = self._to_4d(x)
+        Ho, Wo = self._output_hw(x4, x4.shape if self.spatial == 2 else shape)
+        xp = self._padded(x4)
+        N, C, F = x4.shape[0], x4.shape[3], self.out_channels
+        g = self._geometry
+        K, P = g.kh * g.kw * C, Ho * Wo
+        dtype = xp.dtype
+        wb = self._weights_and_bias(K)
+        per_sample = P * (K + 1) * dtype.itemsize
+        step = self._step(N, per_sample)
+        keep = self.training and N * per_sample <= MAX_COLUMNS_BYTES
+        kept = self._columns("columns", N * P, K, C, dtype) if keep else None
+        z = np.empty((N * P, F), dtype=dtype)
+        for start in range(0, N, step):
+            stop = min(N, start + step)
+            rows = slice(start * P, stop * P)
+            if keep:
+                cols = kept[rows]
+            else:
+                cols = self._columns("chunk", step * P, K, C, dtype)[: (stop - start) * P]
+            self._fill_columns(cols, xp[start:stop], Ho, Wo)
+            np.matmul(cols, wb, out=z[rows])  # Z = [cols 1] · [W; b], (N·Ho·Wo, C_out)
+        self._cache = (xp, x4.shape, Ho, Wo, kept, None)
+        out = z.reshape(N, Ho, Wo, F)
+        return out if self.spatial == 2 else out[:, 0]
+
+    def pools_with(self, kh: int, kw: int) -> bool:
+        """Whether :meth:`forward_pooled` can serve a max-pool of ``kh × kw`` tiling windows."""
+        return type(self) in (Conv2D, Conv1D) and (self.spatial == 2 or kh == 1)
+
+    def forward_pooled(self, x: np.ndarray, kh: int, kw: int) -> tuple[np.ndarray, int, int]:
+        """Z for a max-pool of ``kh × kw`` windows side by side that follows (through a ReLU):
+        only the outputs the pool's windows cover, rows ordered so that each of the pool's
+        window offsets is one contiguous block.
+
+        Returns ``(Z, Ho′, Wo′)``, Z of shape ``(N·Ho′·Wo′·kh·kw, C_out)``: chunks of samples,
+        each holding, for each window offset ``(a, b)`` in row-major order, the outputs at
+        ``(kh·i + a, kw·j + b)`` for every sample of the chunk and every pooled position
+        ``(i, j)``. The pool then reads whole blocks instead of strided views. The outputs the
+        windows leave out (the last row when the height is odd) are not computed: no gradient
+        comes back to them. The values are those ``forward`` computes, in another order.
+        """
+        shape = np.shape(x)
+        x4 = self._to_4d(x)
+        Ho, Wo = self._output_hw(x4, x4.shape if self.spatial == 2 else shape)
+        Ho2, Wo2 = Ho // kh, Wo // kw
+        xp = self._padded(x4)
+        N, C, F = x4.shape[0], x4.shape[3], self.out_channels
+        g = self._geometry
+        K, P = g.kh * g.kw * C, Ho2 * Wo2 * kh * kw
+        dtype = xp.dtype
+        wb = self._weights_and_bias(K)
+        per_sample = P * (K + 1) * dtype.itemsize
+        step = self._step(N, per_sample)
+        keep = self.training and N * per_sample <= MAX_COLUMNS_BYTES
+        kept = self._columns("columns", N * P, K, C, dtype) if keep else None
+        z = np.empty((N * P, F), dtype=dtype)
+        for start in range(0, N, step):
+            stop = min(N, start + step)
+            rows = slice(start * P, stop * P)
+            if keep:
+                cols = kept[rows]
+            else:
+                cols = self._columns("chunk", step * P, K, C, dtype)[: (stop - start) * P]
+            self._fill_pooled(cols, xp[start:stop], Ho2, Wo2, kh, kw)
+            np.matmul(cols, wb, out=z[rows])
+        self._cache = (xp, x4.shape, Ho, Wo, kept, (kh, kw, Ho2, Wo2, step))
+        return z, Ho2, Wo2
+
+    def _fill_pooled(self, cols, xp, Ho2: int, Wo2: int, kh: int, kw: int) -> None:
+        """The im2col rows of :meth:`forward_pooled` for the samples ``xp``: one block of rows
+        per window offset of the pool, each the windows of outputs ``(kh·i + a, kw·j + b)``."""
+        g = self._geometry
+        spaced = Geometry(g.kh, g.kw, g.sh * kh, g.sw * kw)  # the windows of one offset
+        block = len(xp) * Ho2 * Wo2
+        for a in range(kh):
+            for b in range(kw):
+                o = a * kw + b
+                shifted = xp[:, a * g.sh :, b * g.sw :]
+                self._fill_columns(cols[o * block : (o + 1) * block], shifted, Ho2, Wo2, spaced)
+
+    def backward_pooled(self, dZ: np.ndarray, input_grad: bool) -> np.ndarray | None:
+        """The backward of :meth:`forward_pooled`: ``dZ`` in its row order; dW and db as one
+        product with the columns (the order of the rows does not matter to a sum), and, with
+        ``input_grad``, dX as the transposed convolution of dZ put back in place (zero where
+        the pool's windows left outputs out)."""
+        xp, shape4, Ho, Wo, kept, pooled = self._cached("_cache")
+        if pooled is None:
+            raise RuntimeError(f"{self!r}.backward_pooled called after a forward of its own")
+        kh, kw, Ho2, Wo2, step = pooled
+        N, C, F = shape4[0], shape4[3], self.out_channels
+        P = Ho2 * Wo2 * kh * kw
+
+        def rebuild(start, stop, cols):
+            self._fill_pooled(cols, xp[start:stop], Ho2, Wo2, kh, kw)
+
+        self._weight_grads(dZ, kept, N, P, C, step, rebuild)
+        if not input_grad:
+            return None
+        # dZ back in place, (N, Ho, Wo, C_out), zero where no window of the pool reaches.
+        spatial = self._prepared_scratch("pooled_grad", (N, Ho, Wo, F), dZ.dtype, _zero)
+        for start in range(0, N, step):
+            stop = min(N, start + step)
+            n = stop - start
+            chunk = dZ[start * P : stop * P].reshape(kh, kw, n, Ho2, Wo2, F)
+            for a in range(kh):
+                for b in range(kw):
+                    spatial[start:stop, a : kh * Ho2 : kh, b : kw * Wo2 : kw] = chunk[a, b]
+        return self._input_grad(spatial.reshape(N * Ho * Wo, F), shape4, Ho, Wo)
+
+    # Backward ---------------------------------------------------------------------------------
+
+    def _weight_grads(self, dZ, kept, N: int, P: int, C: int, step: int, rebuild) -> None:
+        """``[dW; db] = [cols 1]ᵀ · dZ`` into the parameters' gradients: one product with the
+        kept columns, or chunk by chunk with the columns rebuilt (``rebuild(start, stop,
+        cols)``) when they were not kept (too large, or an evaluation-mode forward)."""
+        g = self._geometry
+        F = self.out_channels
+        K = g.kh * g.kw * C
+        dtype = dZ.dtype
+        dwb = self._scratch("weights_and_bias_grad", (K + 1, F), dtype)
+        if kept is not None:
+            np.matmul(kept.T, dZ, out=dwb)
+        else:
+            part = self._scratch("weights_and_bias_part", (K + 1, F), dtype)
+            for start in range(0, N, step):
+                stop = min(N, start + step)
+                cols = self._columns("chunk", step * P, K, C, dtype)[: (stop - start) * P]
+                rebuild(start, stop, cols)
+                np.matmul(cols.T, dZ[start * P : stop * P], out=dwb if start == 0 else part)
+                if start:
+                    dwb += part
+        self.weight.grad.reshape(K, F)[...] = dwb[:K]  # dW = colsᵀ · dZ
+        self.bias.grad[...] = dwb[K]  # db = 1ᵀ · dZ
+
+    def _param_grads(self, grad_out) -> tuple[np.ndarray, tuple]:
+        cache = self._cached("_cache")
+        xp, shape4, Ho, Wo, kept, pooled = cache
+        if pooled is not None:
+            raise RuntimeError(
+                f"{self!r} ran fused with the ReLU and the max-pool after it; back-propagate "
+                "through the Sequential that holds them"
+            )
+        N, C, F = shape4[0], shape4[3], self.out_channels
+        out_shape = (N, Ho, Wo, F) if self.spatial == 2 else (N, Wo, F)
+        P = Ho * Wo
+        dZ = self._check_grad_out(grad_out, out_shape, xp.dtype).reshape(N * P, F)
+        g = self._geometry
+        step = self._step(N, P * (g.kh * g.kw * C + 1) * xp.dtype.itemsize)
+
+        def rebuild(start, stop, cols):
+            self._fill_columns(cols, xp[start:stop], Ho, Wo)
+
+        self._weight_grads(dZ, kept, N, P, C, step, rebuild)
+        return dZ, cache
+
+    def backward_params(self, grad_out: np.ndarray) -> None:
+        self._param_grads(grad_out)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        dZ, (_, shape4, Ho, Wo, _, _) = self._param_grads(grad_out)
+        return self._input_grad(dZ, shape4, Ho, Wo)
+
+    def _input_grad(self, dZ: np.ndarray, shape4, Ho: int, Wo: int) -> np.ndarray:
+        """dX from dZ ``(N·Ho·Wo, C_out)``, rows in place."""
+        N, H, W, C = shape4
+        F = self.out_channels
+        g = self._geometry
+        dtype = dZ.dtype
+        # dX is the transposed convolution: dZ spread out by the strides into a zero buffer
+        # (each output's gradient where its window starts, shifted by kh − 1, kw − 1), then
+        # convolved at stride 1 with the kernel turned by 180° and its channels swapped.
+        W4 = self.weight.data if self.spatial == 2 else self.weight.data[None]
+        turned = np.ascontiguousarray(W4[::-1, ::-1].swapaxes(2, 3))
+        Wt = turned.reshape(g.kh * g.kw * F, C)
+        Hg = H + g.top + g.bottom + g.kh - 1
+        Wg = W + g.left + g.right + g.kw - 1
+        step = self._step(N, H * W * g.kh * g.kw * F * dtype.itemsize, SPREAD_CHUNK_BYTES)
+        # One buffer of a chunk's size; a shorter last chunk takes its first samples, whose zeros
+        # are where they were.
+        spread_all = self._prepared_scratch("spread", (step, Hg, Wg, F), dtype, _zero)
+        window_rows = self._scratch("spread_columns", (step * H * W, g.kh * g.kw * F), dtype)
+        unit = Geometry(g.kh, g.kw, 1, 1)
+        put_rows = slice(g.kh - 1, g.kh - 1 + g.sh * (Ho - 1) + 1, g.sh)
+        put_cols = slice(g.kw - 1, g.kw - 1 + g.sw * (Wo - 1) + 1, g.sw)
+        dZ4 = dZ.reshape(N, Ho, Wo, F)
+        dX = np.empty((N * H * W, C), dtype=dtype)
+        for start in range(0, N, step):
+            stop = min(N, start + step)
+            n = stop - start
+            G = spread_all[:n]
+            G[:, put_rows, put_cols] = dZ4[start:stop]
+            spread = G[:, g.top : g.top + H + g.kh - 1, g.left : g.left + W + g.kw - 1]
+            rows = window_rows[: n * H * W]
+            np.copyto(rows.reshape(n, H, W, g.kh, g.kw, F), windows(spread, unit, H, W))
+            # np.matmul: np.dot with out= takes a path here about 2.5x slower
+            np.matmul(rows, Wt, out=dX[start * H * W : stop * H * W])
+        dX = dX.reshape(N, H, W, C)
+        return dX if self.spatial == 2 else dX[:, 0]
+
+    # What the layer says about itself ---------------------------------------------------------
+
+    @classmethod
+    def parameter_count(cls, config: dict[str, Any]) -> int:
+        c_in, c_out = config.get("in_channels"), config.get("out_channels")
+        kernel = config.get("kernel_size")
+        sizes = kernel if isinstance(kernel, list) else [kernel]
+        if not (
+            type(c_in) is int
+            and type(c_out) is int
+            and c_in > 0
+            and c_out > 0
+            and all(type(k) is int and k > 0 for k in sizes)
+        ):
+            raise ValueError(f"a {cls.__name__} needs positive integer channels and kernel_size")
+        if len(sizes) == 1 and cls.spatial == 2:
+            sizes = sizes * 2
+        return math.prod(sizes) * c_in * c_out + c_out
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> _Convolution:
+        config = dict(config)
+        for key in ("kernel_size", "stride", "padding"):
+            if isinstance(config.get(key), list):
+                config[key] = tuple(config[key])
+        return cls(**config, init="zeros")  # the weights are about to be overwritten
+
+    def formulas(self, training: bool) -> tuple[Formula, ...]:
+        g = self._geometry
+        two = self.spatial == 2
+        at = "n, i, j" if two else "n, j"
+        i = "i + a" if g.sh == 1 else f"i·{g.sh} + a"
+        j = "j + b" if g.sw == 1 else f"j·{g.sw} + b"
+        pos = f"n, {i}, {j}, c" if two else f"n, {j}, c"
+        kernel = "a, b, c, f" if two else "b, c, f"
+        over = "a, b, c" if two else "b, c"
+        padded = "{x}" if not g.padded else "{x}⁰"
+        pad_note = "" if not g.padded else " ({x}⁰ is {x} with the padding's zeros around it)"
+        return (
+            Formula(
+                "forward",
+                "output",
+                f"{{y}}[{at}, f] = Σ_({over}) {padded}[{pos}] · {{weight}}[{kernel}] + {{bias}}[f]",
+                "Convolution: each output is one window of the input times the kernel, summed, "
+                f"plus the bias{pad_note}",
+                ("input", "weight", "bias"),
+                self._worked_output,
+            ),
+            Formula(
+                "backward",
+                "weight",
+                f"dL/d{{weight}}[{kernel}] = Σ_({at}) {padded}[{pos}] · {{dy}}[{at}, f]",
+                "Loss w.r.t. weight: each kernel weight meets one input per output position, "
+                "times that output's gradient, summed over positions and samples (colsᵀ · dZ)",
+                ("input", "grad_out"),
+            ),
+            Formula(
+                "backward",
+                "bias",
+                f"dL/d{{bias}}[f] = Σ_({at}) {{dy}}[{at}, f]",
+                "Loss w.r.t. bias: the gradient of every output of the channel, summed over the "
+                "positions and the samples",
+                ("grad_out",),
+            ),
+            Formula(
+                "backward",
+                "input_grad",
+                "{dx} = the transposed convolution of {dy} with {weight}: each input gets, from "
+                "every window it is in, that output's gradient times the kernel weight it met",
+                None,
+                ("grad_out", "weight"),
+            ),
+        )
+
+    def _worked_output(self, values, index: tuple[int, ...]) -> Worked:
+        x, W, b = values["input"], values["weight"], values["bias"]
+        g = self._geometry
+        if self.spatial == 2:
+            n, i, j, f = index
+            x4, W4 = x, W
+        else:
+            n, j, f = index
+            i = 0
+            x4, W4 = x[:, None], W[None]
+        H, Wd = x4.shape[1:3]
+        window = padded_window(x4, g, n, i, j)
+        kernel = W4[..., f]
+        dot = float(np.sum(window * kernel, dtype=np.float64))
+        value = dot + float(b[f])
+        rows, cols = window_cells(g, i, j, H, Wd)
+        inside = (rows.stop - rows.start) * (cols.stop - cols.start) == g.kh * g.kw
+        zeros = "" if inside else " (zero-padded where it reaches past the edge)"
+        C = x4.shape[3]
+        if self.spatial == 2:
+            where = (n, rows, cols, slice(None))
+            kernel_index = (slice(None), slice(None), slice(None), f)
+            shape_note = f"{g.kh}×{g.kw} positions × {C} channel{'s' if C != 1 else ''}"
+        else:
+            where = (n, cols, slice(None))
+            kernel_index = (slice(None), slice(None), f)
+            shape_note = f"{g.kw} positions × {C} channel{'s' if C != 1 else ''}"
+        return Worked(
+            index=index,
+            lines=(
+                f"{{y}}{index_text(index)} = Σ window ⊙ kernel + {{bias}}[{f}]",
+                f"window = {{x}}{index_text(where)}{zeros}, kernel = {{weight}}"
+                f"{index_text(kernel_index)} ({shape_note})",
+                f"= {sum_of_products(window, kernel)} + {number(b[f])}",
+                f"= {number(dot)} + {number(b[f])} = {number(value)}",
+            ),
+            value=value,
+            parts=(
+                ("window of {x}, rows: positions, columns: channels", window.reshape(-1, C)),
+                (f"kernel {{weight}}{index_text(kernel_index)}", kernel.reshape(-1, C)),
+            ),
+            cells=(("input", where), ("weight", kernel_index), ("bias", (f,))),
+        )
+
+    def _onnx(self, graph, path: str, x: str) -> str:
+        """In float32, ``Conv`` between two ``Transpose``s (ONNX is channels-first), the kernel
+        stored as ONNX wants it, ``(C_out, C_in, kh, kw)``. In float64, which onnxruntime's
+        ``Conv`` does not take, the same sum written out: the padded input sliced at each kernel
+        offset, each slice times that offset's ``(C_in, C_out)`` weights (``MatMul``), summed,
+        plus the bias; every product and sum in double precision."""
+        g = self._geometry
+        spatial = self.spatial
+        if graph.dtype == np.float32:
+            order = (3, 2, 0, 1) if spatial == 2 else (2, 1, 0)
+            weight = graph.tensor(f"{path}.weight", self.weight.data.transpose(order))
+            bias = graph.tensor(f"{path}.bias", self.bias.data)
+            first = onnx_channels_first(graph, x, f"{path}.to_channels_first", spatial)
+            conv = graph.node(
+                "Conv", [first, weight, bias], f"{path}.conv", **onnx_pool_attributes(g, spatial)
+            )
+            return onnx_channels_last(graph, conv, f"{path}.to_channels_last", spatial)
+        padded = onnx_pad(graph, x, f"{path}.pad", g, spatial)
+        W4 = self.weight.data if spatial == 2 else self.weight.data[None]
+        terms = []
+        for a in range(g.kh):
+            for b in range(g.kw):
+                piece = onnx_offset_slice(graph, padded, f"{path}.offset_{a}_{b}", g, a, b, spatial)
+                w = graph.tensor(f"{path}.weight_{a}_{b}", W4[a, b])
+                terms.append(graph.node("MatMul", [piece, w], f"{path}.product_{a}_{b}"))
+        total = terms[0] if len(terms) == 1 else graph.node("Sum", terms, f"{path}.sum")
+        return graph.node(
+            "Add", [total, graph.tensor(f"{path}.bias", self.bias.data)], f"{path}.conv"
+        )
+
+
+def _zero(a: np.ndarray) -> None:
+    a.fill(0)
+
+
+def _last_row_ones(a: np.ndarray) -> None:
+    a[-1] = 1
+
+
+def _last_column_ones(a: np.ndarray) -> None:
+    a[:, -1] = 1
+
+
+def _padding_2d(padding, kernel: tuple[int, int], stride: tuple[int, int], owner: str):
+    if isinstance(padding, str):
+        if padding != "same":
+            raise ValueError(f"{owner}: padding must be an int, a pair or 'same', got {padding!r}")
+        if stride != (1, 1):
+            raise ValueError(
+                f"{owner}: padding='same' keeps the size only at stride 1, got stride {stride}; "
+                "give the padding as numbers"
+            )
+        return "same", (*same_padding(kernel[0]), *same_padding(kernel[1]))
+    ph, pw = int_pair(padding, "padding", 0)
+    return (ph, pw), (ph, ph, pw, pw)
+
+
+@register_layer
+class Conv2D(_Convolution):
+    """2-D convolution, channels last: ``(batch, height, width, C_in)`` →
+    ``(batch, Ho, Wo, C_out)``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (kh, kw)
+    stride : int or (sh, sw)
+        How far the window moves; ``Ho = (H + 2·ph − kh) // sh + 1``.
+    padding : int, (ph, pw) or "same"
+        Zeros added around the image; ``"same"`` (stride 1 only) keeps ``Ho = H``, ``Wo = W``.
+    init, rng, dtype
+        As for :class:`Dense`: the weights start as those of a Dense layer with
+        ``kh·kw·C_in`` inputs and ``C_out`` outputs; the bias starts at zero.
+
+    Shapes: ``W = weight (kh, kw, C_in, C_out)``, ``b = bias (C_out,)``. With ``X⁰`` the input
+    padded with zeros::
+
+        Z[n, i, j, f] = Σ_{a, b, c} X⁰[n, i·sh + a, j·sw + b, c] · W[a, b, c, f] + b[f]
+
+    Computed as Dense on windows: ``cols`` ``(N·Ho·Wo, kh·kw·C_in)`` holds one window per row
+    (im2col, one strided view and one copy), ``Z = cols · W_mat + b`` with ``W_mat`` the weight
+    reshaped to ``(kh·kw·C_in, C_out)``.
+
+    Backward, with ``dZ`` ``(N·Ho·Wo, C_out)``::
+
+        dW = colsᵀ · dZ                 (kh·kw·C_in, C_out)   the kept im2col matrix, one GEMM
+        db = 1ᵀ · dZ                    (C_out,)
+        dX[n, h, w, c] = Σ_{i, j, f} dZ[n, i, j, f] · W[h + ph − i·sh, w + pw − j·sw, c, f]
+                                        (N, H, W, C_in)       over the windows that cover (h, w)
+
+    dX is the transposed convolution: ``dZ`` spread into a zero buffer with ``sh − 1`` (``sw −
+    1``) zeros between outputs and ``kh − 1`` (``kw − 1``) around them, convolved at stride 1 with
+    the kernel turned by 180° and its two channel axes swapped, ``W′[a, b, f, c] = W[kh − 1 − a,
+    kw − 1 − b, c, f]``: one im2col and one GEMM again, ``(N·H·W, kh·kw·C_out) · (kh·kw·C_out,
+    C_in)``.
+    """
+
+    spatial = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        *,
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str = 0,
+        init: str | Initializer = "he",
+        rng: np.random.Generator | int | None = None,
+        dtype=np.float64,
+    ):
+        self.kernel_size = int_pair(kernel_size, "kernel_size", 1)
+        self.stride = int_pair(stride, "stride", 1)
+        owner = f"Conv2D({in_channels}→{out_channels}, {self.kernel_size[0]}×{self.kernel_size[1]})"
+        self.padding, pads = _padding_2d(padding, self.kernel_size, self.stride, owner)
+        self._pads = pads
+        self._build(in_channels, out_channels, self.kernel_size, init, rng, dtype)
+
+    @property
+    def _geometry(self) -> Geometry:
+        return Geometry(*self.kernel_size, *self.stride, *self._pads)
+
+    def _kernel_text(self) -> str:
+        return f"{self.kernel_size[0]}×{self.kernel_size[1]}"
+
+    def to_onnx(self, graph, path: str, x: str) -> str:
+        return self._onnx(graph, path, x)
+
+    to_onnx.__doc__ = _Convolution._onnx.__doc__
+
+    def _expected(self) -> str:
+        return f"(batch, height, width, {self.in_channels})"
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
+            "dtype": str(self.weight.data.dtype),
+        }
+
+    @classmethod
+    def config_repr(cls, config: dict[str, Any]) -> str:
+        kh, kw = _pair_of(config.get("kernel_size"))
+        text = f"Conv2D({config.get('in_channels')}→{config.get('out_channels')}, {kh}×{kw}"
+        stride = _pair_of(config.get("stride", 1))
+        if stride != (1, 1):
+            text += f", stride {stride[0]}" if stride[0] == stride[1] else f", stride {stride}"
+        padding = config.get("padding", 0)
+        if padding == "same":
+            text += ", padding same"
+        elif _pair_of(padding) != (0, 0):
+            p = _pair_of(padding)
+            text += f", padding {p[0]}" if p[0] == p[1] else f", padding {p}"
+        return text + ")"
+
+
+@register_layer
+class Conv1D(_Convolution):
+    """1-D convolution, channels last: ``(batch, length, C_in)`` → ``(batch, Lo, C_out)``.
+
+    Parameters as :class:`Conv2D`, each a single int (``padding`` also ``"same"``, stride 1).
+    ``W = weight (k, C_in, C_out)``, ``b = bias (C_out,)``; with ``X⁰`` the input padded::
+
+        Z[n, j, f] = Σ_{b, c} X⁰[n, j·s + b, c] · W[b, c, f] + b[f],   Lo = (L + 2p − k) // s + 1
+
+    Backward as Conv2D's with a height of 1 (it is computed by the same code)::
+
+        dW = colsᵀ · dZ      (k·C_in, C_out)
+        db = 1ᵀ · dZ         (C_out,)
+        dX[n, l, c] = Σ_{j, f} dZ[n, j, f] · W[l + p − j·s, c, f]      (N, L, C_in)
+    """
+
+    spatial = 1
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        padding: int | str = 0,
+        init: str | Initializer = "he",
+        rng: np.random.Generator | int | None = None,
+        dtype=np.float64,
+    ):
+        self.kernel_size = one_int(kernel_size, "kernel_size", 1)
+        self.stride = one_int(stride, "stride", 1)
+        owner = f"Conv1D({in_channels}→{out_channels}, {self.kernel_size})"
+        if isinstance(padding, str):
+            if padding != "same":
+                raise ValueError(f"{owner}: padding must be an int or 'same', got {padding!r}")
+            if self.stride != 1:
+                raise ValueError(
+                    f"{owner}: padding='same' keeps the length only at stride 1, got stride "
+                    f"{self.stride}; give the padding as a number"
+                )
+            self.padding = "same"
+            self._pads = (0, 0, *same_padding(self.kernel_size))
+        else:
+            self.padding = one_int(padding, "padding", 0)
+            self._pads = (0, 0, self.padding, self.padding)
+        self._build(in_channels, out_channels, (self.kernel_size,), init, rng, dtype)
+
+    @property
+    def _geometry(self) -> Geometry:
+        return Geometry(1, self.kernel_size, 1, self.stride, *self._pads)
+
+    def _kernel_text(self) -> str:
+        return f"{self.kernel_size}"
+
+    def to_onnx(self, graph, path: str, x: str) -> str:
+        return self._onnx(graph, path, x)
+
+    to_onnx.__doc__ = _Convolution._onnx.__doc__
+
+    def _expected(self) -> str:
+        return f"(batch, length, {self.in_channels})"
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+            "dtype": str(self.weight.data.dtype),
+        }
+
+    @classmethod
+    def config_repr(cls, config: dict[str, Any]) -> str:
+        text = (
+            f"Conv1D({config.get('in_channels')}→{config.get('out_channels')}, "
+            f"{config.get('kernel_size')}"
+        )
+        if config.get("stride", 1) != 1:
+            text += f", stride {config.get('stride')}"
+        if config.get("padding", 0) not in (0, None):
+            text += f", padding {config.get('padding')}"
+        return text + ")"
+
+
+def _pair_of(value) -> tuple:
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return tuple(value)
+    return (value, value)
