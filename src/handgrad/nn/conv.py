@@ -303,16 +303,24 @@ class _Convolution(Layer):
         self._weight_grads(dZ, kept, N, P, C, step, rebuild)
         if not input_grad:
             return None
-        # dZ back in place, (N, Ho, Wo, C_out), zero where no window of the pool reaches.
-        spatial = self._prepared_scratch("pooled_grad", (N, Ho, Wo, F), dZ.dtype, _zero)
-        for start in range(0, N, step):
-            stop = min(N, start + step)
-            n = stop - start
-            chunk = dZ[start * P : stop * P].reshape(kh, kw, n, Ho2, Wo2, F)
-            for a in range(kh):
-                for b in range(kw):
-                    spatial[start:stop, a : kh * Ho2 : kh, b : kw * Wo2 : kw] = chunk[a, b]
-        return self._input_grad(spatial.reshape(N * Ho * Wo, F), shape4, Ho, Wo)
+
+        def place(grid, start, stop):
+            # dZ of samples start:stop, output (kh·i + a, kw·j + b) from block (a, b) of the
+            # forward's chunks (which need not line up with the input gradient's), zero where
+            # the pool's windows leave outputs out.
+            for first in range(start - start % step, stop, step):
+                last = min(N, first + step)
+                lo, hi = max(start, first), min(stop, last)
+                chunk = dZ[first * P : last * P].reshape(kh, kw, last - first, Ho2, Wo2, F)
+                samples = slice(lo - start, hi - start)
+                for a in range(kh):
+                    for b in range(kw):
+                        block = chunk[a, b, lo - first : hi - first]
+                        grid[samples, a : kh * Ho2 : kh, b : kw * Wo2 : kw] = block
+            grid[:, kh * Ho2 :] = 0
+            grid[:, :, kw * Wo2 :] = 0
+
+        return self._input_grad(place, shape4, Ho, Wo)
 
     # Backward ---------------------------------------------------------------------------------
 
@@ -365,14 +373,21 @@ class _Convolution(Layer):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         dZ, (_, shape4, Ho, Wo, _, _) = self._param_grads(grad_out)
-        return self._input_grad(dZ, shape4, Ho, Wo)
+        dZ4 = dZ.reshape(shape4[0], Ho, Wo, self.out_channels)
 
-    def _input_grad(self, dZ: np.ndarray, shape4, Ho: int, Wo: int) -> np.ndarray:
-        """dX from dZ ``(N·Ho·Wo, C_out)``, rows in place."""
+        def place(grid, start, stop):
+            grid[...] = dZ4[start:stop]
+
+        return self._input_grad(place, shape4, Ho, Wo)
+
+    def _input_grad(self, place, shape4, Ho: int, Wo: int) -> np.ndarray:
+        """dX ``(N, H, W, C_in)`` from dZ, which ``place(grid, start, stop)`` writes for samples
+        ``start:stop`` into ``grid``, a ``(stop − start, Ho, Wo, C_out)`` view of the spread
+        buffer (so dZ goes there in one pass, in whatever row order it came)."""
         N, H, W, C = shape4
         F = self.out_channels
         g = self._geometry
-        dtype = dZ.dtype
+        dtype = self.weight.data.dtype
         # dX is the transposed convolution: dZ spread out by the strides into a zero buffer
         # (each output's gradient where its window starts, shifted by kh − 1, kw − 1), then
         # convolved at stride 1 with the kernel turned by 180° and its channels swapped.
@@ -389,13 +404,12 @@ class _Convolution(Layer):
         unit = Geometry(g.kh, g.kw, 1, 1)
         put_rows = slice(g.kh - 1, g.kh - 1 + g.sh * (Ho - 1) + 1, g.sh)
         put_cols = slice(g.kw - 1, g.kw - 1 + g.sw * (Wo - 1) + 1, g.sw)
-        dZ4 = dZ.reshape(N, Ho, Wo, F)
         dX = np.empty((N * H * W, C), dtype=dtype)
         for start in range(0, N, step):
             stop = min(N, start + step)
             n = stop - start
             G = spread_all[:n]
-            G[:, put_rows, put_cols] = dZ4[start:stop]
+            place(G[:, put_rows, put_cols], start, stop)
             spread = G[:, g.top : g.top + H + g.kh - 1, g.left : g.left + W + g.kw - 1]
             rows = window_rows[: n * H * W]
             np.copyto(rows.reshape(n, H, W, g.kh, g.kw, F), windows(spread, unit, H, W))
