@@ -133,9 +133,11 @@ def test_chunks_give_the_same_result_as_one_matrix(dtype, rng, monkeypatch):
     x = rng.standard_normal((5, 6, 6, 3)).astype(dtype)
     g = rng.standard_normal((5, 6, 6, 4)).astype(dtype)
     whole = layer(x), layer.backward(g), layer.weight.grad.copy(), layer.bias.grad.copy()
-    # One sample a chunk, and nothing kept for backward: every im2col matrix is rebuilt.
+    # One sample a chunk, and nothing kept for backward: every im2col matrix is rebuilt; the
+    # input gradient in chunks of a few samples, the last one shorter.
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)
     monkeypatch.setattr(conv_module, "MAX_COLUMNS_BYTES", 0)
+    monkeypatch.setattr(conv_module, "SPREAD_CHUNK_BYTES", 8000)
     chunked = layer(x), layer.backward(g), layer.weight.grad.copy(), layer.bias.grad.copy()
     tol = 1e-5 if dtype == np.float32 else 1e-13
     for a, b in zip(whole, chunked, strict=True):

@@ -45,8 +45,9 @@ CHUNK_BYTES = 4 << 20
 #: batch and image size (a 64→64-channel 3×3 convolution on 32×32 images would need 302 MB at
 #: batch 128).
 MAX_COLUMNS_BYTES = 64 << 20
-#: The same for the input gradient's im2col matrix (the spread gradient's windows).
-SPREAD_CHUNK_BYTES = 4 << 20
+#: The same for the input gradient's buffers (the grid of dZ, its products with the kernel and
+#: their sum), a chunk of samples at a time.
+SPREAD_CHUNK_BYTES = 1 << 20
 
 
 class _Convolution(Layer):
@@ -382,40 +383,76 @@ class _Convolution(Layer):
 
     def _input_grad(self, place, shape4, Ho: int, Wo: int) -> np.ndarray:
         """dX ``(N, H, W, C_in)`` from dZ, which ``place(grid, start, stop)`` writes for samples
-        ``start:stop`` into ``grid``, a ``(stop − start, Ho, Wo, C_out)`` view of the spread
-        buffer (so dZ goes there in one pass, in whatever row order it came)."""
+        ``start:stop`` into ``grid``, a ``(stop − start, Ho, Wo, C_out)`` view of the grid below
+        (so dZ goes there in one pass, in whatever row order it came).
+
+        Each output's gradient, times the kernel, lands on the inputs of its window::
+
+            dX[n, i·sh − pt + a, j·sw − pl + b, :] += W[a, b] · dZ[n, i, j, :]    (C_in,)
+
+        Laid out on a grid of cells in the input's coordinates, ``Wq`` cells a row and ``Hq``
+        rows a sample, wider and taller than the input by the padding (so that a window reaching
+        past an edge lands on cells no input uses), a cell's flat index is ``(n·Hq + h)·Wq + w``
+        and kernel offset ``(a, b)`` moves every window's share by the same ``a·Wq + b`` cells.
+        G holds dZ at the cells where the windows start, zero elsewhere; then::
+
+            X[r + a·Wq + b] += G[r] · W[a, b]ᵀ        for every cell r
+
+        and ``kw`` neighbouring cells of a row are ``kw`` neighbouring flat indices. So for each
+        kernel row ``a`` and each phase ``p < kw`` (the cells ``r = kw·t + p``)::
+
+            Y = G[p::kw] · W_a         (T, C_out) · (C_out, kw·C_in)
+            W_a[f, (b, c)] = W[a, b, c, f]
+
+        row ``t`` of Y is the share of cells ``kw·t + p + a·Wq + b`` for ``b < kw``, consecutive
+        cells, so Y is added to one contiguous run of X: ``kh·kw`` products and additions in all,
+        no im2col matrix. dX is X at the input's cells.
+        """
         N, H, W, C = shape4
         F = self.out_channels
         g = self._geometry
         dtype = self.weight.data.dtype
-        # dX is the transposed convolution: dZ spread out by the strides into a zero buffer
-        # (each output's gradient where its window starts, shifted by kh − 1, kw − 1), then
-        # convolved at stride 1 with the kernel turned by 180° and its channels swapped.
+        item = dtype.itemsize
         W4 = self.weight.data if self.spatial == 2 else self.weight.data[None]
-        turned = np.ascontiguousarray(W4[::-1, ::-1].swapaxes(2, 3))
-        Wt = turned.reshape(g.kh * g.kw * F, C)
-        Hg = H + g.top + g.bottom + g.kh - 1
-        Wg = W + g.left + g.right + g.kw - 1
-        step = self._step(N, H * W * g.kh * g.kw * F * dtype.itemsize, SPREAD_CHUNK_BYTES)
-        # One buffer of a chunk's size; a shorter last chunk takes its first samples, whose zeros
+        by_row = np.ascontiguousarray(W4.transpose(0, 3, 1, 2)).reshape(g.kh, F, g.kw * C)
+        # Wide enough that a cell past an edge (padding or beyond) is never an input's cell, and
+        # that the cells of one sample's dZ are distinct.
+        Wq = max(W + max(g.left, g.right), g.sw * (Wo - 1) + 1)
+        Hq = max(H + max(g.top, g.bottom), g.sh * (Ho - 1) + 1)
+        base = g.top * Wq + g.left  # the flat index of the input's cell (0, 0)
+        step = self._step(N, Hq * Wq * (F + 2 * C) * item, SPREAD_CHUNK_BYTES)
+        length = base + step * Hq * Wq
+        reach = (g.kh - 1) * Wq + g.kw  # how far past the last cell a window's share lands
+        # One buffer of a chunk's size; a shorter last chunk takes its first cells, whose zeros
         # are where they were.
-        spread_all = self._prepared_scratch("spread", (step, Hg, Wg, F), dtype, _zero)
-        window_rows = self._scratch("spread_columns", (step * H * W, g.kh * g.kw * F), dtype)
-        unit = Geometry(g.kh, g.kw, 1, 1)
-        put_rows = slice(g.kh - 1, g.kh - 1 + g.sh * (Ho - 1) + 1, g.sh)
-        put_cols = slice(g.kw - 1, g.kw - 1 + g.sw * (Wo - 1) + 1, g.sw)
-        dX = np.empty((N * H * W, C), dtype=dtype)
+        spread = self._prepared_scratch("spread", (length, F), dtype, _zero)
+        X_all = self._scratch("spread_sum", (length + reach, C), dtype)
+        Y_all = self._scratch("spread_share", (-(-length // g.kw), g.kw * C), dtype)
+        dX = np.empty((N, H, W, C), dtype=dtype)
         for start in range(0, N, step):
             stop = min(N, start + step)
             n = stop - start
-            G = spread_all[:n]
-            place(G[:, put_rows, put_cols], start, stop)
-            spread = G[:, g.top : g.top + H + g.kh - 1, g.left : g.left + W + g.kw - 1]
-            rows = window_rows[: n * H * W]
-            np.copyto(rows.reshape(n, H, W, g.kh, g.kw, F), windows(spread, unit, H, W))
-            # np.matmul: np.dot with out= takes a path here about 2.5x slower
-            np.matmul(rows, Wt, out=dX[start * H * W : stop * H * W])
-        dX = dX.reshape(N, H, W, C)
+            cells = base + n * Hq * Wq
+            G = spread[:cells]
+            place(
+                as_strided(  # the cells where the windows start, (n, Ho, Wo, C_out)
+                    G,
+                    (n, Ho, Wo, F),
+                    (Hq * Wq * F * item, g.sh * Wq * F * item, g.sw * F * item, item),
+                ),
+                start,
+                stop,
+            )
+            X = X_all[: cells + reach]
+            X.fill(0)
+            for p in range(min(g.kw, cells)):
+                rows = G[p :: g.kw]  # strided rows BLAS reads as they are
+                Y = Y_all[: len(rows)]
+                for a in range(g.kh):
+                    np.matmul(rows, by_row[a], out=Y)
+                    first = p + a * Wq
+                    X[first : first + g.kw * len(rows)].reshape(Y.shape)[...] += Y
+            dX[start:stop] = X[base : base + n * Hq * Wq].reshape(n, Hq, Wq, C)[:, :H, :W]
         return dX if self.spatial == 2 else dX[:, 0]
 
     # What the layer says about itself ---------------------------------------------------------
@@ -626,11 +663,12 @@ class Conv2D(_Convolution):
         dX[n, h, w, c] = Σ_{i, j, f} dZ[n, i, j, f] · W[h + ph − i·sh, w + pw − j·sw, c, f]
                                         (N, H, W, C_in)       over the windows that cover (h, w)
 
-    dX is the transposed convolution: ``dZ`` spread into a zero buffer with ``sh − 1`` (``sw −
-    1``) zeros between outputs and ``kh − 1`` (``kw − 1``) around them, convolved at stride 1 with
-    the kernel turned by 180° and its two channel axes swapped, ``W′[a, b, f, c] = W[kh − 1 − a,
-    kw − 1 − b, c, f]``: one im2col and one GEMM again, ``(N·H·W, kh·kw·C_out) · (kh·kw·C_out,
-    C_in)``.
+    dX is the transposed convolution: each output's gradient times the kernel, ``W[a, b] ·
+    dZ[n, i, j]``, added to the input its window met at offset ``(a, b)``. It is computed without
+    an im2col matrix: on a flat grid of the input's cells, an offset is one shift of every
+    window, and ``kw`` neighbouring cells of a row are neighbouring rows, so each kernel row
+    and each of ``kw`` phases is one product ``(T, C_out) · (C_out, kw·C_in)`` added to a
+    contiguous run of the result (see ``_input_grad``).
     """
 
     spatial = 2
