@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+import handgrad.nn.conv as conv_module
+
 common = dict(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("handgrad", **common)
 # In CI the examples are fixed, so a run's verdict does not depend on the draw; locally every run
@@ -15,6 +17,15 @@ settings.load_profile("handgrad-ci" if os.environ.get("CI") else "handgrad")
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(params=["im2col", "shifts"])
+def formulation(request, monkeypatch):
+    """A convolution test once per way of computing it: the im2col matrix, and the flat shifts
+    (for every stride-1 convolution, however few its channels)."""
+    depth = 10**9 if request.param == "im2col" else 0
+    monkeypatch.setattr(conv_module, "SHIFT_MIN_DEPTH", depth)
+    return request.param
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -347,7 +347,7 @@ EVEN_SAME = "ignore:Using padding='same' with even kernel lengths"
 @pytest.mark.filterwarnings(EVEN_SAME)
 @pytest.mark.parametrize("spatial", [1, 2])
 @pytest.mark.parametrize("seed", range(12))
-def test_random_cnns_loss_and_every_gradient_match_torch(spatial, seed):
+def test_random_cnns_loss_and_every_gradient_match_torch(spatial, seed, formulation):
     rng = np.random.default_rng([seed, spatial])
     model, tmodel, row = random_cnn(rng, spatial)
     batch = int(rng.integers(2, 6))
@@ -367,7 +367,7 @@ def test_random_cnns_loss_and_every_gradient_match_torch(spatial, seed):
 
 @pytest.mark.filterwarnings(EVEN_SAME)
 @pytest.mark.parametrize("seed", range(6))
-def test_random_cnns_in_float32_match_torch_to_1e4_relative(seed):
+def test_random_cnns_in_float32_match_torch_to_1e4_relative(seed, formulation):
     rng = np.random.default_rng([seed, 32])
     model, tmodel, row = random_cnn(rng, 2, np.float32)
     x = rng.standard_normal((4, *row)).astype(np.float32)

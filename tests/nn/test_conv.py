@@ -1,5 +1,7 @@
 """Conv2D and Conv1D: the windowed sum, its gradients, chunks, and the errors they name."""
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -52,8 +54,29 @@ def conv2d_cases(draw):
     )
 
 
+@contextmanager
+def by_shifts():
+    """Every stride-1 convolution computed by flat shifts, however few its channels."""
+    depth = conv_module.SHIFT_MIN_DEPTH
+    conv_module.SHIFT_MIN_DEPTH = 0
+    try:
+        yield
+    finally:
+        conv_module.SHIFT_MIN_DEPTH = depth
+
+
 @given(case=conv2d_cases())
 def test_conv2d_gradients_match_finite_differences(case):
+    check_conv2d_gradients(case)
+
+
+@given(case=conv2d_cases())
+def test_conv2d_by_shifts_gradients_match_finite_differences(case):
+    with by_shifts():
+        check_conv2d_gradients(case)
+
+
+def check_conv2d_gradients(case):
     rng = np.random.default_rng(case["seed"])
     C = case["shape"][3]
     layer = hg.Conv2D(
@@ -91,12 +114,61 @@ def test_conv1d_gradients_match_finite_differences(k, s, p, length, batch, c_in,
     ("kernel", "stride", "padding", "C"),
     [(3, 1, 1, 1), (3, 2, 0, 3), ((2, 3), (2, 1), (1, 0), 2), (1, 1, 0, 4), (4, 1, "same", 2)],
 )
-def test_conv2d_is_the_windowed_sum(kernel, stride, padding, C, rng):
+def test_conv2d_is_the_windowed_sum(kernel, stride, padding, C, rng, formulation):
     layer = hg.Conv2D(C, 3, kernel, stride=stride, padding=padding, rng=rng)
     layer.bias.data[...] = rng.standard_normal(3)
     x = rng.standard_normal((2, 7, 6, C))
     expected = loop_conv2d(x, layer.weight.data, layer.bias.data, layer.stride, pads(layer))
     np.testing.assert_allclose(layer(x), expected, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    ("make", "shape"),
+    [
+        (lambda: hg.Conv2D(16, 5, 3, padding=1), (3, 7, 6, 16)),  # by shifts as it is
+        (lambda: hg.Conv2D(3, 4, 3, padding=1), (3, 7, 6, 3)),
+        (lambda: hg.Conv2D(2, 3, (2, 3), padding="same"), (2, 5, 7, 2)),  # uneven padding
+        (lambda: hg.Conv2D(2, 3, 1, padding=2), (2, 4, 3, 2)),  # padding wider than the kernel
+        (lambda: hg.Conv2D(3, 2, (3, 1), padding=(2, 0)), (2, 5, 4, 3)),
+        (lambda: hg.Conv1D(3, 4, 5, padding=1), (3, 9, 3)),
+        (lambda: hg.Conv1D(2, 3, 4, padding="same"), (2, 6, 2)),
+    ],
+)
+@pytest.mark.parametrize("chunked", [False, True])
+def test_shifts_and_im2col_give_the_same_values_and_gradients(make, shape, chunked, rng):
+    """The two ways of computing a stride-1 convolution agree to rounding: forward, dX, dW and
+    db, in training and evaluation mode, in one chunk or one sample a chunk."""
+    layer = make()
+    layer.bias.data[...] = rng.standard_normal(layer.out_channels)
+    x = rng.standard_normal(shape)
+    g = rng.standard_normal(layer(x).shape)
+
+    def run():
+        out = [layer(x), layer.backward(g), layer.weight.grad.copy(), layer.bias.grad.copy()]
+        with layer.mode(False):
+            out += [layer(x), layer.backward(g), layer.weight.grad.copy()]
+        layer.zero_grad()
+        layer(x)
+        layer.backward_params(g)
+        return [*out, layer.weight.grad.copy(), layer.bias.grad.copy()]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(conv_module, "SHIFT_MIN_DEPTH", 10**9)
+        im2col = run()
+        patch.setattr(conv_module, "SHIFT_MIN_DEPTH", 0)
+        if chunked:
+            patch.setattr(conv_module, "SHIFT_CHUNK_BYTES", 1)
+        shifts = run()
+    expected = loop_conv2d(
+        x if x.ndim == 4 else x[:, None],
+        layer.weight.data if x.ndim == 4 else layer.weight.data[None],
+        layer.bias.data,
+        (1, 1),
+        pads(layer),
+    )
+    np.testing.assert_allclose(shifts[0].reshape(expected.shape), expected, rtol=1e-12, atol=1e-12)
+    for a, b in zip(im2col, shifts, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_same_padding_keeps_the_size_and_pads_the_odd_zero_at_the_end(rng):
@@ -105,7 +177,7 @@ def test_same_padding_keeps_the_size_and_pads_the_odd_zero_at_the_end(rng):
     assert pads(layer) == (1, 2, 1, 2)  # as PyTorch pads an even kernel
 
 
-def test_conv1d_is_conv2d_with_a_height_of_one(rng):
+def test_conv1d_is_conv2d_with_a_height_of_one(rng, formulation):
     c1 = hg.Conv1D(2, 3, 3, stride=2, padding=1, rng=rng)
     c2 = hg.Conv2D(2, 3, (1, 3), stride=(1, 2), padding=(0, 1), rng=rng)
     c2.weight.data[...] = c1.weight.data[None]
@@ -127,7 +199,7 @@ def test_weight_is_the_dense_layer_of_each_window(rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_chunks_give_the_same_result_as_one_matrix(dtype, rng, monkeypatch):
+def test_chunks_give_the_same_result_as_one_matrix(dtype, rng, monkeypatch, formulation):
     layer = hg.Conv2D(3, 4, 3, padding=1, rng=rng, dtype=dtype)
     layer.bias.data[...] = rng.standard_normal(4)
     x = rng.standard_normal((5, 6, 6, 3)).astype(dtype)
@@ -137,7 +209,7 @@ def test_chunks_give_the_same_result_as_one_matrix(dtype, rng, monkeypatch):
     # input gradient in chunks of a few samples, the last one shorter.
     monkeypatch.setattr(conv_module, "CHUNK_BYTES", 1)
     monkeypatch.setattr(conv_module, "MAX_COLUMNS_BYTES", 0)
-    monkeypatch.setattr(conv_module, "SPREAD_CHUNK_BYTES", 8000)
+    monkeypatch.setattr(conv_module, "SHIFT_CHUNK_BYTES", 8000)
     chunked = layer(x), layer.backward(g), layer.weight.grad.copy(), layer.bias.grad.copy()
     tol = 1e-5 if dtype == np.float32 else 1e-13
     for a, b in zip(whole, chunked, strict=True):
@@ -145,7 +217,7 @@ def test_chunks_give_the_same_result_as_one_matrix(dtype, rng, monkeypatch):
         assert a.dtype == dtype
 
 
-def test_backward_after_an_evaluation_forward_rebuilds_the_columns(rng):
+def test_backward_after_an_evaluation_forward_rebuilds_the_columns(rng, formulation):
     layer = hg.Conv2D(2, 2, 3, rng=rng)
     x, g = rng.standard_normal((3, 5, 5, 2)), rng.standard_normal((3, 3, 3, 2))
     layer(x)
@@ -157,15 +229,20 @@ def test_backward_after_an_evaluation_forward_rebuilds_the_columns(rng):
         np.testing.assert_allclose(a, b, rtol=1e-13)
 
 
-def test_a_changing_batch_keeps_the_padding_zero(rng):
+def test_a_changing_batch_keeps_the_padding_zero(rng, formulation):
     layer = hg.Conv2D(1, 1, 3, padding=2, rng=rng)
     x = rng.standard_normal((4, 5, 5, 1))
-    first = layer(x)
-    layer(rng.standard_normal((1, 3, 3, 1)) * 100)  # another shape in between
-    np.testing.assert_array_equal(layer(x), first)
+    g = rng.standard_normal((4, 7, 7, 1))
+    first = layer(x), layer.backward(g), layer.weight.grad.copy()
+    for shape in ((1, 3, 3, 1), (2, 3, 10, 1)):  # other shapes in between
+        y = layer(rng.standard_normal(shape) * 100)
+        layer.backward(rng.standard_normal(y.shape) * 100)
+    again = layer(x), layer.backward(g), layer.weight.grad.copy()
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
-def test_backward_params_fills_the_same_gradients(rng):
+def test_backward_params_fills_the_same_gradients(rng, formulation):
     layer = hg.Conv2D(2, 3, 3, stride=2, padding=1, rng=rng)
     x, g = rng.standard_normal((2, 7, 7, 2)), rng.standard_normal((2, 4, 4, 3))
     layer(x)
@@ -178,7 +255,7 @@ def test_backward_params_fills_the_same_gradients(rng):
     np.testing.assert_array_equal(layer.bias.grad, expected[1])
 
 
-def test_returned_arrays_belong_to_the_caller(rng):
+def test_returned_arrays_belong_to_the_caller(rng, formulation):
     layer = hg.Conv2D(1, 2, 3, padding=1, rng=rng)
     x1, x2 = rng.standard_normal((2, 4, 4, 1)), rng.standard_normal((2, 4, 4, 1))
     y1 = layer(x1)
@@ -190,7 +267,7 @@ def test_returned_arrays_belong_to_the_caller(rng):
     np.testing.assert_array_equal(dx1, kept[1])
 
 
-def test_float32_stays_float32(rng):
+def test_float32_stays_float32(rng, formulation):
     layer = hg.Conv2D(2, 3, 3, rng=rng, dtype=np.float32)
     y = layer(rng.standard_normal((2, 5, 5, 2)))
     assert y.dtype == np.float32

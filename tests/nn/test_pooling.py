@@ -147,7 +147,7 @@ def _conv_relu_pool(spatial, rng, padding, channels):
 @pytest.mark.parametrize("padding", [0, 1])
 @pytest.mark.parametrize("first", [True, False])
 def test_convolution_relu_and_max_pool_in_one_pass_equal_the_three_layers(
-    spatial, padding, first, rng
+    spatial, padding, first, rng, formulation
 ):
     """The convolution gives its outputs in the pool's window order; values and gradients are
     those of the layers one after the other (to rounding: dW sums its rows in another order).
@@ -179,7 +179,7 @@ def test_convolution_relu_and_max_pool_in_one_pass_equal_the_three_layers(
         np.testing.assert_allclose(fused.forward(x), y, rtol=0, atol=1e-13)
 
 
-def test_a_fused_backward_after_one_of_its_own_leaves_no_gradient_behind(rng):
+def test_a_fused_backward_after_one_of_its_own_leaves_no_gradient_behind(rng, formulation):
     """The convolution's input gradient reuses one buffer whether it runs fused or alone: an
     output row the pool leaves out (odd height) gets no gradient after a backward of the
     convolution's own gave that row one."""

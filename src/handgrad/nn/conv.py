@@ -45,9 +45,15 @@ CHUNK_BYTES = 4 << 20
 #: batch and image size (a 64→64-channel 3×3 convolution on 32×32 images would need 302 MB at
 #: batch 128).
 MAX_COLUMNS_BYTES = 64 << 20
-#: The same for the input gradient's buffers (the grid of dZ, its products with the kernel and
-#: their sum), a chunk of samples at a time.
-SPREAD_CHUNK_BYTES = 1 << 20
+#: A stride-1 convolution whose kernel row holds at least this many numbers (``kw·C_in``) is
+#: computed by flat shifts (see ``_forward_by_shifts``), with no im2col matrix; a shallower
+#: one (a first layer on one channel) by the im2col matrix, whose ``kh·kw·C_in`` inner
+#: dimension then keeps the product from being too thin for BLAS.
+SHIFT_MIN_DEPTH = 16
+#: The flat shifts' buffers (the grid of Z or dZ, the products and their sums) a chunk of
+#: samples holds: small enough to stay in the core's cache from a product to the sum that
+#: reads it (at 4 MB the benchmark's step is about a tenth slower).
+SHIFT_CHUNK_BYTES = 1 << 20
 
 
 class _Convolution(Layer):
@@ -207,6 +213,10 @@ class _Convolution(Layer):
         shape = np.shape(x)
         x4 = self._to_4d(x)
         Ho, Wo = self._output_hw(x4, x4.shape if self.spatial == 2 else shape)
+        if self._by_shifts(x4.shape[3]):
+            z, _ = self._forward_by_shifts(x4, Ho, Wo, None)
+            out = z.reshape(len(x4), Ho, Wo, self.out_channels)
+            return out if self.spatial == 2 else out[:, 0]
         xp = self._padded(x4)
         N, C, F = x4.shape[0], x4.shape[3], self.out_channels
         g = self._geometry
@@ -227,9 +237,81 @@ class _Convolution(Layer):
                 cols = self._columns("chunk", step * P, K, C, dtype)[: (stop - start) * P]
             self._fill_columns(cols, xp[start:stop], Ho, Wo)
             np.matmul(cols, wb, out=z[rows])  # Z = [cols 1] · [W; b], (N·Ho·Wo, C_out)
-        self._cache = (xp, x4.shape, Ho, Wo, kept, None)
+        self._cache = (xp, x4.shape, Ho, Wo, kept, None, False)
         out = z.reshape(N, Ho, Wo, F)
         return out if self.spatial == 2 else out[:, 0]
+
+    def _by_shifts(self, C: int) -> bool:
+        g = self._geometry
+        return g.sh == g.sw == 1 and g.kw * C >= SHIFT_MIN_DEPTH
+
+    def _grid(self, H: int, W: int, Ho: int, Wo: int) -> tuple[int, int, int]:
+        """``(Hq, Wq, base)`` of the flat grid of cells the shifts work on: ``Wq`` cells a row,
+        ``Hq`` rows a sample, the input's cell ``(n, h, w)`` at ``base + (n·Hq + h)·Wq + w``,
+        output ``(n, i, j)`` (its window's first cell) at ``(n·Hq + i)·Wq + j``. Wider and
+        taller than the input by the padding, so that a window reaching past an edge meets
+        cells no input uses, and large enough that the outputs' cells are distinct."""
+        g = self._geometry
+        Wq = max(W + max(g.left, g.right), g.sw * (Wo - 1) + 1)
+        Hq = max(H + max(g.top, g.bottom), g.sh * (Ho - 1) + 1)
+        return Hq, Wq, g.top * Wq + g.left
+
+    def _forward_by_shifts(self, x4: np.ndarray, Ho: int, Wo: int, pool) -> tuple[np.ndarray, int]:
+        """Z at stride 1 without an im2col matrix; rows in :meth:`forward`'s order, or, with
+        ``pool = (kh′, kw′, Ho′, Wo′)``, in :meth:`forward_pooled`'s. Returns ``(Z, step)``,
+        ``step`` the samples a chunk.
+
+        On the grid of :meth:`_grid` (the input's cells X, zero elsewhere), the window of the
+        output at cell ``r`` is the cells ``r + a·Wq + b``, and ``kw`` neighbouring cells of a
+        row are neighbouring rows of X. So for the cells ``r = kw·t + p`` of phase ``p < kw``,
+        the cells ``r + a·Wq, …, r + a·Wq + kw − 1`` of kernel row ``a`` are one contiguous run,
+        and the runs of consecutive ``t`` follow each other: a ``(T, kw·C_in)`` matrix that is a
+        view of X, no copy. Then::
+
+            Z[kw·t + p] = Σ_a X_{a,p}[t] · W_a + b     W_a = W[a] as (kw·C_in, C_out)
+
+        ``kh`` products per phase, summed. Every cell of the grid gets a value; Z keeps those of
+        the outputs, gathered in its row order."""
+        N, H, W, C = x4.shape
+        F = self.out_channels
+        g = self._geometry
+        dtype = self.weight.data.dtype
+        Hq, Wq, base = self._grid(H, W, Ho, Wo)
+        per = Hq * Wq  # cells a sample
+        # The input on the grid, its zeros kept from call to call (the shape names the grid, so
+        # a new grid gets new zeros), with room for the margin before the first cell and the
+        # windows that run past the last sample's.
+        margin = -(-(base + (g.kh - 1) * Wq + 2 * g.kw) // per)
+        xq = self._prepared_scratch("shift_input", (N + margin, Hq, Wq, C), dtype, _zero)
+        xq = xq.reshape(-1, C)
+        xq[base : base + N * per].reshape(N, Hq, Wq, C)[:, :H, :W] = x4
+        flat = xq.reshape(-1)
+        W4 = self.weight.data if self.spatial == 2 else self.weight.data[None]
+        by_row = W4.reshape(g.kh, g.kw * C, F)
+        step = self._step(N, 2 * per * F * dtype.itemsize, SHIFT_CHUNK_BYTES)
+        T = -(-step * per // g.kw)
+        phases = self._scratch("shift_output", (g.kw, T, F), dtype)
+        part = self._scratch("shift_part", (T, F), dtype)
+        P = Ho * Wo if pool is None else pool[0] * pool[1] * pool[2] * pool[3]
+        z = np.empty((N * P, F), dtype=dtype)
+        for start in range(0, N, step):
+            stop = min(N, start + step)
+            cells = (stop - start) * per
+            for p in range(g.kw):
+                t = len(range(p, cells, g.kw))
+                for a in range(g.kh):
+                    first = (start * per + p + a * Wq) * C
+                    run = flat[first : first + t * g.kw * C].reshape(t, g.kw * C)
+                    out = phases[p, :t] if a == 0 else part[:t]
+                    np.matmul(run, by_row[a], out=out)
+                    if a:
+                        phases[p, :t] += out
+            rows = _output_cells(stop - start, Hq, Wq, Ho, Wo, pool)
+            rows = (rows % g.kw) * T + rows // g.kw  # where phases keeps each cell
+            np.take(phases.reshape(-1, F), rows, axis=0, out=z[start * P : stop * P], mode="clip")
+        z += self.bias.data
+        self._cache = (xq, x4.shape, Ho, Wo, None, None, True)
+        return z, step
 
     def pools_with(self, kh: int, kw: int) -> bool:
         """Whether :meth:`forward_pooled` can serve a max-pool of ``kh × kw`` tiling windows."""
@@ -251,6 +333,10 @@ class _Convolution(Layer):
         x4 = self._to_4d(x)
         Ho, Wo = self._output_hw(x4, x4.shape if self.spatial == 2 else shape)
         Ho2, Wo2 = Ho // kh, Wo // kw
+        if self._by_shifts(x4.shape[3]):
+            z, step = self._forward_by_shifts(x4, Ho, Wo, (kh, kw, Ho2, Wo2))
+            self._cache = (*self._cache[:5], (kh, kw, Ho2, Wo2, step), True)
+            return z, Ho2, Wo2
         xp = self._padded(x4)
         N, C, F = x4.shape[0], x4.shape[3], self.out_channels
         g = self._geometry
@@ -271,7 +357,7 @@ class _Convolution(Layer):
                 cols = self._columns("chunk", step * P, K, C, dtype)[: (stop - start) * P]
             self._fill_pooled(cols, xp[start:stop], Ho2, Wo2, kh, kw)
             np.matmul(cols, wb, out=z[rows])
-        self._cache = (xp, x4.shape, Ho, Wo, kept, (kh, kw, Ho2, Wo2, step))
+        self._cache = (xp, x4.shape, Ho, Wo, kept, (kh, kw, Ho2, Wo2, step), False)
         return z, Ho2, Wo2
 
     def _fill_pooled(self, cols, xp, Ho2: int, Wo2: int, kh: int, kw: int) -> None:
@@ -291,7 +377,7 @@ class _Convolution(Layer):
         product with the columns (the order of the rows does not matter to a sum), and, with
         ``input_grad``, dX as the transposed convolution of dZ put back in place (zero where
         the pool's windows left outputs out)."""
-        xp, shape4, Ho, Wo, kept, pooled = self._cached("_cache")
+        xp, shape4, Ho, Wo, kept, pooled, shifted = self._cached("_cache")
         if pooled is None:
             raise RuntimeError(f"{self!r}.backward_pooled called after a forward of its own")
         kh, kw, Ho2, Wo2, step = pooled
@@ -301,9 +387,10 @@ class _Convolution(Layer):
         def rebuild(start, stop, cols):
             self._fill_pooled(cols, xp[start:stop], Ho2, Wo2, kh, kw)
 
-        self._weight_grads(dZ, kept, N, P, C, step, rebuild)
-        if not input_grad:
-            return None
+        if not shifted:
+            self._weight_grads(dZ, kept, N, P, C, step, rebuild)
+            if not input_grad:
+                return None
 
         def place(grid, start, stop):
             # dZ of samples start:stop, output (kh·i + a, kw·j + b) from block (a, b) of the
@@ -321,7 +408,7 @@ class _Convolution(Layer):
             grid[:, kh * Ho2 :] = 0
             grid[:, :, kw * Wo2 :] = 0
 
-        return self._input_grad(place, shape4, Ho, Wo)
+        return self._grid_backward(place, shape4, Ho, Wo, shifted, input_grad)
 
     # Backward ---------------------------------------------------------------------------------
 
@@ -348,9 +435,8 @@ class _Convolution(Layer):
         self.weight.grad.reshape(K, F)[...] = dwb[:K]  # dW = colsᵀ · dZ
         self.bias.grad[...] = dwb[K]  # db = 1ᵀ · dZ
 
-    def _param_grads(self, grad_out) -> tuple[np.ndarray, tuple]:
-        cache = self._cached("_cache")
-        xp, shape4, Ho, Wo, kept, pooled = cache
+    def _param_grads(self, grad_out, input_grad: bool) -> np.ndarray | None:
+        xp, shape4, Ho, Wo, kept, pooled, shifted = self._cached("_cache")
         if pooled is not None:
             raise RuntimeError(
                 f"{self!r} ran fused with the ReLU and the max-pool after it; back-propagate "
@@ -360,31 +446,43 @@ class _Convolution(Layer):
         out_shape = (N, Ho, Wo, F) if self.spatial == 2 else (N, Wo, F)
         P = Ho * Wo
         dZ = self._check_grad_out(grad_out, out_shape, xp.dtype).reshape(N * P, F)
-        g = self._geometry
-        step = self._step(N, P * (g.kh * g.kw * C + 1) * xp.dtype.itemsize)
+        if not shifted:
+            g = self._geometry
+            step = self._step(N, P * (g.kh * g.kw * C + 1) * xp.dtype.itemsize)
 
-        def rebuild(start, stop, cols):
-            self._fill_columns(cols, xp[start:stop], Ho, Wo)
+            def rebuild(start, stop, cols):
+                self._fill_columns(cols, xp[start:stop], Ho, Wo)
 
-        self._weight_grads(dZ, kept, N, P, C, step, rebuild)
-        return dZ, cache
-
-    def backward_params(self, grad_out: np.ndarray) -> None:
-        self._param_grads(grad_out)
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        dZ, (_, shape4, Ho, Wo, _, _) = self._param_grads(grad_out)
-        dZ4 = dZ.reshape(shape4[0], Ho, Wo, self.out_channels)
+            self._weight_grads(dZ, kept, N, P, C, step, rebuild)
+            if not input_grad:
+                return None
+        dZ4 = dZ.reshape(N, Ho, Wo, F)
 
         def place(grid, start, stop):
             grid[...] = dZ4[start:stop]
 
-        return self._input_grad(place, shape4, Ho, Wo)
+        return self._grid_backward(place, shape4, Ho, Wo, shifted, input_grad)
 
-    def _input_grad(self, place, shape4, Ho: int, Wo: int) -> np.ndarray:
-        """dX ``(N, H, W, C_in)`` from dZ, which ``place(grid, start, stop)`` writes for samples
-        ``start:stop`` into ``grid``, a ``(stop − start, Ho, Wo, C_out)`` view of the grid below
-        (so dZ goes there in one pass, in whatever row order it came).
+    def backward_params(self, grad_out: np.ndarray) -> None:
+        self._param_grads(grad_out, input_grad=False)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        return self._param_grads(grad_out, input_grad=True)
+
+    def _grid_backward(
+        self, place, shape4, Ho: int, Wo: int, weights: bool, input_grad: bool
+    ) -> np.ndarray | None:
+        """From dZ on the grid of :meth:`_grid`, a chunk of samples at a time: with ``weights``
+        (a forward by shifts), dW and db; with ``input_grad``, dX ``(N, H, W, C_in)``.
+        ``place(grid, start, stop)`` writes dZ for samples ``start:stop`` into ``grid``, a
+        ``(stop − start, Ho, Wo, C_out)`` view of the grid G (so dZ goes there in one pass, in
+        whatever row order it came); G is zero elsewhere.
+
+        dW is the forward's products transposed, on the same views of the input's grid::
+
+            dW[a] = Σ_p X_{a,p}ᵀ · G[p::kw]      (kw·C_in, C_out)        db = 1ᵀ · G
+
+        (every cell that is not an output's has dZ = 0 there, so adds nothing).
 
         Each output's gradient, times the kernel, lands on the inputs of its window::
 
@@ -415,44 +513,66 @@ class _Convolution(Layer):
         item = dtype.itemsize
         W4 = self.weight.data if self.spatial == 2 else self.weight.data[None]
         by_row = np.ascontiguousarray(W4.transpose(0, 3, 1, 2)).reshape(g.kh, F, g.kw * C)
-        # Wide enough that a cell past an edge (padding or beyond) is never an input's cell, and
-        # that the cells of one sample's dZ are distinct.
-        Wq = max(W + max(g.left, g.right), g.sw * (Wo - 1) + 1)
-        Hq = max(H + max(g.top, g.bottom), g.sh * (Ho - 1) + 1)
-        base = g.top * Wq + g.left  # the flat index of the input's cell (0, 0)
-        step = self._step(N, Hq * Wq * (F + 2 * C) * item, SPREAD_CHUNK_BYTES)
-        length = base + step * Hq * Wq
+        Hq, Wq, base = self._grid(H, W, Ho, Wo)
+        per = Hq * Wq  # cells a sample
+        step = self._step(N, per * (F + 2 * C) * item, SHIFT_CHUNK_BYTES)
         reach = (g.kh - 1) * Wq + g.kw  # how far past the last cell a window's share lands
         # One buffer of a chunk's size; a shorter last chunk takes its first cells, whose zeros
         # are where they were.
-        spread = self._prepared_scratch("spread", (length, F), dtype, _zero)
-        X_all = self._scratch("spread_sum", (length + reach, C), dtype)
-        Y_all = self._scratch("spread_share", (-(-length // g.kw), g.kw * C), dtype)
-        dX = np.empty((N, H, W, C), dtype=dtype)
+        spread = self._prepared_scratch("spread", (step, Hq, Wq, F), dtype, _zero)
+        spread = spread.reshape(-1, F)
+        X_all = self._scratch("spread_sum", (max(step * per + reach, base + step * per), C), dtype)
+        Y_all = self._scratch("spread_share", (-(-step * per // g.kw), g.kw * C), dtype)
+        if weights:
+            flat = self._cache[0].reshape(-1)  # the input on the grid, from the forward
+            dW = self._scratch("shift_weight_grad", (g.kh, g.kw * C, F), dtype)
+            dW.fill(0)
+            dW_part = self._scratch("shift_weight_part", (g.kw * C, F), dtype)
+            db = self._scratch("shift_bias_grad", (F,), dtype)
+            db.fill(0)
+            db_part = self._scratch("shift_bias_part", (F,), dtype)
+            ones = self._scratch("ones", (step * per,), dtype, fill=1)
+        dX = np.empty((N, H, W, C), dtype=dtype) if input_grad else None
         for start in range(0, N, step):
             stop = min(N, start + step)
             n = stop - start
-            cells = base + n * Hq * Wq
+            cells = n * per
             G = spread[:cells]
             place(
                 as_strided(  # the cells where the windows start, (n, Ho, Wo, C_out)
-                    G,
-                    (n, Ho, Wo, F),
-                    (Hq * Wq * F * item, g.sh * Wq * F * item, g.sw * F * item, item),
+                    G, (n, Ho, Wo, F), (per * F * item, g.sh * Wq * F * item, g.sw * F * item, item)
                 ),
                 start,
                 stop,
             )
-            X = X_all[: cells + reach]
+            if weights:
+                for p in range(min(g.kw, cells)):
+                    rows = G[p :: g.kw]  # strided rows BLAS reads as they are
+                    t = len(rows)
+                    for a in range(g.kh):
+                        first = (start * per + p + a * Wq) * C
+                        run = flat[first : first + t * g.kw * C].reshape(t, g.kw * C)
+                        np.matmul(run.T, rows, out=dW_part)
+                        dW[a] += dW_part
+                np.matmul(ones[:cells], G, out=db_part)
+                db += db_part
+            if not input_grad:
+                continue
+            X = X_all[: max(cells + reach, base + cells)]
             X.fill(0)
             for p in range(min(g.kw, cells)):
-                rows = G[p :: g.kw]  # strided rows BLAS reads as they are
+                rows = G[p :: g.kw]
                 Y = Y_all[: len(rows)]
                 for a in range(g.kh):
                     np.matmul(rows, by_row[a], out=Y)
                     first = p + a * Wq
                     X[first : first + g.kw * len(rows)].reshape(Y.shape)[...] += Y
-            dX[start:stop] = X[base : base + n * Hq * Wq].reshape(n, Hq, Wq, C)[:, :H, :W]
+            dX[start:stop] = X[base : base + cells].reshape(n, Hq, Wq, C)[:, :H, :W]
+        if weights:
+            self.weight.grad.reshape(dW.shape)[...] = dW
+            self.bias.grad[...] = db
+        if dX is None:
+            return None
         return dX if self.spatial == 2 else dX[:, 0]
 
     # What the layer says about itself ---------------------------------------------------------
@@ -604,6 +724,18 @@ class _Convolution(Layer):
         )
 
 
+def _output_cells(n: int, Hq: int, Wq: int, Ho: int, Wo: int, pool) -> np.ndarray:
+    """The grid cells of ``n`` samples' outputs, in Z's row order: ``(n, Ho, Wo)``, or with
+    ``pool = (kh, kw, Ho′, Wo′)`` the pool's window offsets first, ``(kh, kw, n, Ho′, Wo′)``."""
+    samples = np.arange(n)[:, None, None] * (Hq * Wq)
+    if pool is None:
+        return (samples + np.arange(Ho)[:, None] * Wq + np.arange(Wo)).reshape(-1)
+    kh, kw, Ho2, Wo2 = pool
+    corners = samples + np.arange(Ho2)[:, None] * (kh * Wq) + np.arange(Wo2) * kw
+    offsets = np.arange(kh)[:, None] * Wq + np.arange(kw)
+    return (offsets.reshape(-1, 1, 1, 1) + corners).reshape(-1)
+
+
 def _zero(a: np.ndarray) -> None:
     a.fill(0)
 
@@ -654,11 +786,16 @@ class Conv2D(_Convolution):
 
     Computed as Dense on windows: ``cols`` ``(N·Ho·Wo, kh·kw·C_in)`` holds one window per row
     (im2col, one strided view and one copy), ``Z = cols · W_mat + b`` with ``W_mat`` the weight
-    reshaped to ``(kh·kw·C_in, C_out)``.
+    reshaped to ``(kh·kw·C_in, C_out)``. At stride 1 with a kernel row of at least
+    :data:`SHIFT_MIN_DEPTH` numbers, the same sum without the matrix: on a flat grid of the
+    input's cells each kernel row of every window is a contiguous run, so the windows of a
+    kernel row are a view of the input, and Z is ``kh·kw`` products with those views (see
+    ``_forward_by_shifts``); dW is the same products transposed.
 
     Backward, with ``dZ`` ``(N·Ho·Wo, C_out)``::
 
         dW = colsᵀ · dZ                 (kh·kw·C_in, C_out)   the kept im2col matrix, one GEMM
+                                        (by shifts: Σ over the views, see _grid_backward)
         db = 1ᵀ · dZ                    (C_out,)
         dX[n, h, w, c] = Σ_{i, j, f} dZ[n, i, j, f] · W[h + ph − i·sh, w + pw − j·sw, c, f]
                                         (N, H, W, C_in)       over the windows that cover (h, w)
@@ -668,7 +805,7 @@ class Conv2D(_Convolution):
     an im2col matrix: on a flat grid of the input's cells, an offset is one shift of every
     window, and ``kw`` neighbouring cells of a row are neighbouring rows, so each kernel row
     and each of ``kw`` phases is one product ``(T, C_out) · (C_out, kw·C_in)`` added to a
-    contiguous run of the result (see ``_input_grad``).
+    contiguous run of the result (see ``_grid_backward``).
     """
 
     spatial = 2
