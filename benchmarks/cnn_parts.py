@@ -3,9 +3,9 @@
 The workload of ``benchmarks/cnn.py`` (its model, data, batch and SGD), one thread. Each round
 runs ``model.fit`` over ``--steps`` batches twice, in alternating order: once as it is, and once
 with a timer around each of the methods the step goes through (the layers' forward and backward
-and their parts: the padding, the im2col fill, the pool's maxima and masks, the weight gradient,
-the input gradient; the loss, the optimizer, Sequential's dispatch) and around every matrix
-product the convolutions make. A part's time is its own, without the parts it calls; what no
+and their parts: the padding, the im2col fill, the forward by flat shifts, the pool's maxima and
+masks, the weight gradient, the grid backward (dW by shifts, dX); the loss, the optimizer,
+Sequential's dispatch) and around every matrix product the convolutions make. A part's time is its own, without the parts it calls; what no
 part covers is ``fit``'s own work per step (the batch gather, the metrics, the bookkeeping).
 
 Prints, per step: each part's median over the rounds and its best, and the plain fit's median
@@ -41,8 +41,9 @@ CONV_METHODS = (
     "_fill_pooled",
     "_fill_columns",
     "_weights_and_bias",
+    "_forward_by_shifts",
     "_weight_grads",
-    "_input_grad",
+    "_grid_backward",
 )
 POOL_METHODS = ("_forward_after_conv", "_first_maxima")
 
