@@ -5,8 +5,9 @@ runs ``model.fit`` over ``--steps`` batches twice, in alternating order: once as
 with a timer around each of the methods the step goes through (the layers' forward and backward
 and their parts: the padding, the im2col fill, the forward by flat shifts, the pool's maxima and
 masks, the weight gradient, the grid backward (dW by shifts, dX); the loss, the optimizer,
-Sequential's dispatch) and around every matrix product the convolutions make. A part's time is its own, without the parts it calls; what no
-part covers is ``fit``'s own work per step (the batch gather, the metrics, the bookkeeping).
+Sequential's dispatch) and around every matrix product the convolutions make. A part's time is
+its own, without the parts it calls; what no part covers is ``fit``'s own work per step (the
+batch gather, the metrics, the bookkeeping).
 
 Prints, per step: each part's median over the rounds and its best, and the plain fit's median
 and best next to the instrumented one (the timers' own cost). The numbers are for comparing parts

@@ -242,6 +242,8 @@ class _Convolution(Layer):
         return out if self.spatial == 2 else out[:, 0]
 
     def _by_shifts(self, C: int) -> bool:
+        """Whether to compute by flat shifts (stride 1, a kernel row ``kw·C_in`` of at least
+        :data:`SHIFT_MIN_DEPTH` numbers) rather than by the im2col matrix."""
         g = self._geometry
         return g.sh == g.sw == 1 and g.kw * C >= SHIFT_MIN_DEPTH
 
