@@ -146,8 +146,8 @@ ACTIVATION_FORMULAS = [
     ),
     (
         hg.Dropout(0.25, rng=0),
-        "A1 = Z1 ⊙ M, M = [U ≥ 0.25] / (1 − 0.25), U uniform in [0, 1)",
-        "dL/dZ1 = dL/dA1 ⊙ M",
+        "A1 = Z1 ⊙ M1, M1 = [U ≥ 0.25] / (1 − 0.25), U uniform in [0, 1)",
+        "dL/dZ1 = dL/dA1 ⊙ M1",
     ),
 ]
 
@@ -166,6 +166,49 @@ def test_every_built_in_layer_has_its_formulas(rng, layer, forward, backward):
     dense = [e.formula for e in entries_of(step, "backward", "2")]
     assert dense == ["dL/dW2 = A1ᵀ · dL/dZ2", "dL/db2 = Σ_samples dL/dZ2", "dL/dA1 = dL/dZ2 · W2ᵀ"]
     assert entries_of(step, "forward", "2")[0].formula == "Z2 = A1 · W2 + b2"
+
+
+@pytest.mark.parametrize("layer", [a[0] for a in ACTIVATION_FORMULAS])
+def test_every_entry_works_any_element_out_and_agrees_with_the_layer(rng, layer):
+    model = hg.Sequential([hg.Dense(3, 4, rng=rng), layer, hg.Dense(4, 3, rng=rng)])
+    x = rng.standard_normal((5, 3))
+    step = hg.trace(model, x, rng.integers(0, 3, 5), hg.CrossEntropyLoss(), lr=0.1)
+    for e in step.entries:
+        if e.path is None and e.phase == "forward":  # the input: nothing to work out
+            continue
+        assert e.worked is not None and e.explain is not None, e.formula
+        assert e.worked.value == pytest.approx(e.worked.computed, rel=1e-9, abs=1e-12), e.formula
+        # Any element, not only the one shown: the last one of the result.
+        last = tuple(d - 1 for d in e.result.shape)
+        w = e.explain(last)
+        assert w.index == last
+        assert w.value == pytest.approx(float(e.result.value[last]), rel=1e-9, abs=1e-12)
+
+
+def test_the_dropout_mask_is_shown_and_used_by_the_worked_element(rng):
+    model = hg.Sequential([hg.Dense(3, 6, rng=rng), hg.Dropout(0.5, rng=1)])
+    step = hg.trace(model, rng.standard_normal((2, 3)), np.zeros((2, 6)), hg.MSELoss())
+    mask = step["M1"]
+    assert set(np.unique(mask)) <= {0.0, 2.0} and 0 < np.count_nonzero(mask) < mask.size
+    np.testing.assert_array_equal(step["A1"], step["Z1"] * mask)
+    (fwd,) = entries_of(step, "forward", "1")
+    i = tuple(int(v) for v in np.argwhere(mask == 0)[0])
+    w = fwd.explain(i)
+    assert w.lines[0].endswith("= 0 (dropped)") and ("M1", ((i[0], i[1]),)) in w.grid
+
+
+def test_a_classifier_trace_states_target_and_predicted_class_and_probabilities(rng):
+    model = hg.Sequential([hg.Dense(3, 4, rng=rng)])
+    x = rng.standard_normal((2, 3))
+    logits = model.predict(x)
+    y = np.array([0, int(np.argmax(logits[1]))])
+    facts = dict(hg.trace(model, x, y, hg.CrossEntropyLoss()).facts())
+    p = np.exp(logits[1] - logits[1].max())
+    p /= p.sum()
+    assert facts["sample 1"].startswith(f"target class {y[1]}, predicted class {y[1]} (right)")
+    assert f"{y[1]}: {p[y[1]]:.3f}" in facts["sample 1"]
+    verdict = "right" if np.argmax(logits[0]) == 0 else "wrong"
+    assert f"predicted class {np.argmax(logits[0])} ({verdict})" in facts["sample 0"]
 
 
 @pytest.mark.parametrize("training, why", [(False, "evaluation mode"), (True, "p = 0")])
@@ -399,7 +442,7 @@ def test_every_new_layer_works_one_element_out_and_agrees_with_itself(rng, train
     x, y = rng.standard_normal((3, 4, 4, 2)), np.array([0, 2, 1])
     step = hg.trace(model, x, y, hg.CrossEntropyLoss(), lr=0.1, training=training)
     worked = {e.path: e.worked for e in step.phase("forward") if e.worked is not None}
-    assert set(worked) == {path for path, _ in model.leaves()} - {"2", "4.layer.1"}  # not ReLU
+    assert set(worked) == {path for path, _ in model.leaves()}
     for path, w in worked.items():
         assert w.value == pytest.approx(w.computed, rel=1e-12, abs=1e-12), path
         assert w.element.startswith(

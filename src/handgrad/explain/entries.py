@@ -11,7 +11,7 @@ evaluated) — and how their numbers print.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +58,9 @@ class WorkedElement:
     computed: float
     parts: tuple[Term, ...] = ()
     cells: tuple[tuple[str, str], ...] = ()
+    #: The same cells as ``(symbol, ((row, column), …))`` in the 2-D view a page shows of each
+    #: operand (first axis down, the others flattened across).
+    grid: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +83,9 @@ class Entry:
     result: Term
     operands: tuple[Term, ...] = ()
     worked: WorkedElement | None = None
+    #: ``explain(index)`` works out any element of the result (None without a rule): what a page
+    #: shows when an element is clicked.
+    explain: Callable[[tuple[int, ...]], WorkedElement] | None = None
 
     @property
     def formula_text(self) -> str:

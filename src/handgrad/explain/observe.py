@@ -70,6 +70,8 @@ class LayerCall:
     #: The layer's state arrays before and after its forward (batch norm's running statistics).
     state_before: dict[str, np.ndarray] = field(default_factory=dict)
     state_after: dict[str, np.ndarray] = field(default_factory=dict)
+    #: What the layer's ``trace_values()`` gave after its forward (Dropout's mask).
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -127,6 +129,7 @@ def observe_step(
             call = LayerCall("", layer, layer.training, given, _copy(y), values)
             call.state_before = before
             call.state_after = {name: a.data.copy() for name, a in layer.named_state(recurse=own)}
+            call.extras = {name: _copy(v) for name, v in layer.trace_values().items()}
             forwards.append(call)
             return y
 

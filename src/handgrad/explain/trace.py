@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import as_batch, check_bool, check_positive, describe
-from ..nn.layer import TRACE_VALUES, Formula, Layer, describes_itself, index_text
+from ..nn.layer import TRACE_VALUES, Formula, Layer, Worked, describes_itself, index_text
 from ..nn.losses import Loss, MSELoss
 from ..nn.sequential import Sequential
 from . import render
@@ -74,6 +74,8 @@ class Trace:
     dtype: str
     training: bool
     diagnosis: Diagnosis
+    #: What the loss states about the step (a classifier's target and predicted classes).
+    loss_facts: tuple[tuple[str, str], ...] = ()
 
     def phase(self, name: str) -> tuple[Entry, ...]:
         """The entries of one phase: ``"forward"``, ``"loss"``, ``"backward"`` or ``"update"``."""
@@ -114,6 +116,7 @@ class Trace:
             ("loss", f"{self.loss}, L = {self.loss_value:.10g}"),
             ("batch", f"{samples}, {self.dtype}, {mode}"),
             ("update", update),
+            *self.loss_facts,
         ]
 
     def to_text(self, **options: Any) -> str:
@@ -280,6 +283,9 @@ def _build(record: StepRecord, loss: Loss, training: bool) -> Trace:
         dtype=str(record.pred.dtype),
         training=training,
         diagnosis=diagnosis_of(record, DEFAULT_LR if lr is None else lr),
+        loss_facts=tuple(loss.trace_facts(record.pred, record.target))
+        if describes_itself(loss, "formulas", runs=("_forward", "backward"))
+        else (),
     )
 
 
@@ -294,7 +300,8 @@ def _param_symbols(call: LayerCall, number: int, own: bool) -> dict[str, str]:
     of its layer (``W2``, ``μ_run3``)."""
     letters = call.layer.trace_symbols if own else {}
     return {
-        name: f"{letters.get(name, name)}{number}" for name in (*call.params, *call.state_before)
+        name: f"{letters.get(name, name)}{number}"
+        for name in (*call.params, *call.state_before, *call.extras)
     }
 
 
@@ -307,29 +314,59 @@ def _element_index(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _worked(f: Formula, values: dict[str, Term], result: Term, fill: dict[str, str]):
-    """The formula's element worked out, its placeholders filled, or None without a rule."""
-    if f.element is None or result.value.ndim == 0 or result.value.size == 0:
-        return None
-    index = _element_index(result.shape)
-    w = f.element({u: values[u].value for u in f.uses}, index)
-    symbol_of = {u: values[u].symbol for u in f.uses}
-    return WorkedElement(
-        element=f"{result.symbol}{index_text(w.index)}",
-        index=tuple(w.index),
-        lines=tuple(line.format(**fill) for line in w.lines),
-        value=float(w.value),
-        computed=float(result.value[tuple(w.index)]),
-        parts=tuple(Term(label.format(**fill), np.array(a)) for label, a in w.parts),
-        cells=tuple((symbol_of.get(u, u), index_text(i)) for u, i in w.cells),
-    )
+    """The formula's rule for any element of its result, its placeholders filled, and the
+    element the trace works out; ``(None, None)`` without a rule."""
+    if f.element is None or result.value.size == 0:
+        return None, None
+    operands = {u: values[u] for u in f.uses}
+
+    def explain(index: tuple[int, ...]) -> WorkedElement:
+        w = f.element({u: t.value for u, t in operands.items()}, tuple(index))
+        cells = []
+        for u, i in w.cells:
+            term = operands.get(u)
+            cells.append((term.symbol if term else u, index_text(i), _grid_cells(term, i)))
+        return WorkedElement(
+            element=result.symbol + (index_text(w.index) if w.index else ""),
+            index=tuple(w.index),
+            lines=tuple(line.format(**fill) for line in w.lines),
+            value=float(w.value),
+            computed=float(result.value[tuple(w.index)]),
+            parts=tuple(Term(label.format(**fill), np.array(a)) for label, a in w.parts),
+            cells=tuple((symbol, text) for symbol, text, _ in cells),
+            grid=tuple((symbol, where) for symbol, _, where in cells if where),
+        )
+
+    return explain, explain(_element_index(result.shape))
+
+
+def _grid_cells(term: Term | None, index: tuple) -> tuple[tuple[int, int], ...]:
+    """The cells ``index`` picks in ``term``'s value, as ``(row, column)`` of the 2-D view a page
+    shows (the first axis down, the others flattened across)."""
+    if term is None or term.value.ndim == 0:
+        return ()
+    picked = np.zeros(term.shape, dtype=bool)
+    picked[index] = True
+    view = picked.reshape(1, -1) if picked.ndim == 1 else picked.reshape(picked.shape[0], -1)
+    return tuple((int(r), int(c)) for r, c in np.argwhere(view))
 
 
 def _entry(
-    call: LayerCall, phase: str, words: str, formula, result, operands=(), worked=None
+    call: LayerCall, phase: str, words: str, formula, result, operands=(), worked=(None, None)
 ) -> Entry:
     kind = type(call.layer).__name__
+    explain, element = worked
     return Entry(
-        phase, call.path, repr(call.layer), kind, words, formula, result, tuple(operands), worked
+        phase,
+        call.path,
+        repr(call.layer),
+        kind,
+        words,
+        formula,
+        result,
+        tuple(operands),
+        element,
+        explain,
     )
 
 
@@ -352,6 +389,8 @@ def _layer_entries(
         values[name] = Term(params[name], value, f"{call.path}.{name}")
     for name, value in call.state_before.items():
         values[name] = Term(params[name], value, f"{call.path}.{name}, before the step")
+    for name, value in call.extras.items():
+        values[name] = Term(params[name], value, f"{call.path}'s {name}, drawn in this step")
     results = {"output": y_term, "input_grad": Term(grad_in, call.grad_in)}
     for name, grad in call.grads.items():
         results[name] = Term(f"dL/d{params[name]}", grad, f"{call.path}.{name}.grad")
@@ -401,7 +440,7 @@ def _layer_entries(
             raise ValueError(
                 f"{type(call.layer).__name__}.formulas: a formula must give one of "
                 f"{sorted(results)} and use values among "
-                f"{[*TRACE_VALUES, *call.params, *call.state_before]}, got result {f.result!r} "
+                f"{[*TRACE_VALUES, *call.params, *call.state_before, *call.extras]}, got result {f.result!r} "
                 f"using {list(f.uses)}"
             )
         words = _input_grad_words(first) if f.words is None else f.words.format(**fill)
@@ -427,17 +466,46 @@ def _update_entries(call: LayerCall, params: dict[str, str], record: StepRecord)
             continue
         sym = params[name]
         what = name if name in ("weight", "bias") else f"the parameter {name}"
+        result = Term(f"new {sym}", new, f"{call.path}.{name}")
+        operands = (Term(sym, value), Term(f"dL/d{sym}", call.grads[name]))
         out.append(
             _entry(
                 call,
                 "update",
                 f"Update {what}: {what} minus learning rate times loss w.r.t. {what} (hg.SGD)",
                 f"{sym} ← {sym} − {record.lr:g} · dL/d{sym}",
-                Term(f"new {sym}", new, f"{call.path}.{name}"),
-                (Term(sym, value), Term(f"dL/d{sym}", call.grads[name])),
+                result,
+                operands,
+                _worked(
+                    _update_rule(record.lr),
+                    dict(zip(("old", "grad"), operands)),
+                    result,
+                    {"new": f"new {sym}", "old": sym, "grad": f"dL/d{sym}"},
+                ),
             )
         )
     return out
+
+
+def _update_rule(lr: float):
+    """``θ_new[i] = θ[i] − lr · dL/dθ[i]``, as a Formula's element rule."""
+
+    def rule(values, index):
+        index = tuple(int(i) for i in index)
+        old, grad = float(values["old"][index]), float(values["grad"][index])
+        at = index_text(index)
+        new = old - lr * grad
+        return Worked(
+            index=index,
+            lines=(
+                f"{{new}}{at} = {{old}}{at} − {lr:g} · {{grad}}{at} = {old:.7g} − {lr:g} · "
+                f"{grad:.7g} = {new:.7g}",
+            ),
+            value=new,
+            cells=(("old", index), ("grad", index)),
+        )
+
+    return Formula("update", "new", "", None, ("old", "grad"), rule)
 
 
 # Losses --------------------------------------------------------------------------------------
@@ -458,12 +526,27 @@ def _loss_entries(record: StepRecord, loss: Loss, out: str) -> list[Entry]:
     if any(f.result == "error" for f in formulas):
         results["error"] = Term("error", record.target - record.pred)  # computed for reading
 
-    def entry(words, formula, result) -> Entry:
-        return Entry("loss", None, repr(loss), kind, words, formula, result, (p_term, a_term))
+    operands = {"pred": p_term, "target": a_term}
+
+    def entry(words, formula, result, worked=(None, None)) -> Entry:
+        explain, element = worked
+        return Entry(
+            "loss", None, repr(loss), kind, words, formula, result, (p_term, a_term), element,
+            explain,
+        )  # fmt: skip
 
     if not formulas:
         return [
             entry(f"Loss: {kind}'s own value", None, results["value"]),
             entry(f"Loss w.r.t. output ({kind}'s own backward)", None, results["grad"]),
         ]
-    return [entry(f.words, f.symbols.format(p=p, a=a), results[f.result]) for f in formulas]
+    fill = {"p": p, "a": a}
+    return [
+        entry(
+            f.words,
+            f.symbols.format(**fill),
+            results[f.result],
+            _worked(f, operands, results[f.result], fill),
+        )
+        for f in formulas
+    ]

@@ -131,6 +131,29 @@ def index_text(index: tuple) -> str:
     return "[" + ", ".join(one(i) for i in index) + "]"
 
 
+def pointwise(expression: Callable[..., tuple[str, float]], result: str = "{y}") -> ElementRule:
+    """The element rule of an elementwise formula.
+
+    ``expression(at, **scalars)`` gets the element's index as text (``"[0, 2]"``) and, by the
+    names of the formula's ``uses``, the element of each value at that index; it returns the
+    right-hand side written out (``"max(0, {x}[0, 2]) = max(0, 3.99) = 3.99"``) and the value.
+    The cells used are the same element of every value.
+    """
+
+    def rule(values: Mapping[str, np.ndarray], index: tuple[int, ...]) -> Worked:
+        index = tuple(int(i) for i in index)
+        scalars = {name: float(np.asarray(v)[index]) for name, v in values.items()}
+        text, value = expression(index_text(index), **scalars)
+        return Worked(
+            index=index,
+            lines=(f"{result}{index_text(index)} = {text}",),
+            value=float(value),
+            cells=tuple((name, index) for name in values),
+        )
+
+    return rule
+
+
 def sum_of_products(a: np.ndarray, b: np.ndarray, limit: int = 6) -> str:
     """``a₀·b₀ + a₁·b₁ + …`` written out with the numbers, the middle elided past ``limit``
     products (``… (144 products) …``)."""
@@ -361,6 +384,11 @@ class Layer:
         return 0
 
     # Trace and ONNX ------------------------------------------------------------------------------
+
+    def trace_values(self) -> dict[str, np.ndarray]:
+        """Arrays the last forward made that are neither its output nor a parameter, which the
+        trace shows and formulas may use by name (Dropout's mask): none by default."""
+        return {}
 
     def formulas(self, training: bool) -> tuple[Formula, ...] | None:
         """The layer's formulas for ``hg.trace`` in the mode the step ran in, forward first, or

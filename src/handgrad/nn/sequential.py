@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _html
 from .._validation import as_batch, as_row_data, check_int, describe
 from .layer import Layer, check_rows, chunk_rows, register_layer
 
@@ -190,6 +191,27 @@ class Sequential(Layer):
     def __repr__(self) -> str:
         inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)" if self.layers else "Sequential()"
+
+    def _layer_rows(self) -> list[tuple[str, str, str]]:
+        return [
+            (path, repr(layer), f"{sum(p.data.size for p in layer.parameters()):,}")
+            for path, layer in self._summary_rows()
+        ]
+
+    def _repr_html_(self) -> str:
+        """The layers and their parameter counts, for a notebook."""
+        rows = self._layer_rows()
+        total = sum(p.data.size for p in self.parameters())
+        body = (
+            f'<p class="hg-title">Sequential, {len(rows)} layers, {total:,} parameters</p>'
+            + _html.table(("#", "layer", "parameters"), rows, numeric=(2,))
+        )
+        return _html.fragment("hg-sequential", body)
+
+    def _repr_markdown_(self) -> str:
+        total = sum(p.data.size for p in self.parameters())
+        head = f"**Sequential**, {len(self.layers)} layers, {total:,} parameters"
+        return head + "\n\n" + _html.md_table(("#", "layer", "parameters"), self._layer_rows())
 
     # Training and inference --------------------------------------------------------------------
 
@@ -376,3 +398,24 @@ class ModelSummary:
         return "\n".join(out)
 
     __repr__ = __str__
+
+    def _cells(self) -> list[tuple[str, str, str, str]]:
+        return [(i, name, str(shape).replace("'", ""), f"{n:,}") for i, name, shape, n in self.rows]
+
+    def _repr_html_(self) -> str:
+        """The table for a notebook."""
+        shape = ", ".join(str(d) for d in self.input_shape)
+        body = (
+            f'<p class="hg-title">input: (batch, {_html.esc(shape)}), {_html.esc(self.dtype)}</p>'
+            + _html.table(("#", "layer", "output shape", "parameters"), self._cells(), (3,))
+            + f'<p class="hg-note">total parameters: {self.total_params:,}</p>'
+        )
+        return _html.fragment("hg-summary", body)
+
+    def _repr_markdown_(self) -> str:
+        shape = ", ".join(str(d) for d in self.input_shape)
+        table = _html.md_table(("#", "layer", "output shape", "parameters"), self._cells())
+        return (
+            f"input: (batch, {shape}), {self.dtype}\n\n{table}\n\n"
+            f"total parameters: {self.total_params:,}"
+        )
