@@ -55,7 +55,9 @@ def table(
         cls = next(classes) if classes is not None else ""
         out.append(f'<tr class="{esc(cls)}">' if cls else "<tr>")
         for k, cell in enumerate(row):
-            out.append(f'<td class="n">{esc(cell)}</td>' if k in numeric else f"<td>{esc(cell)}</td>")
+            out.append(
+                f'<td class="n">{esc(cell)}</td>' if k in numeric else f"<td>{esc(cell)}</td>"
+            )
         out.append("</tr>")
     out.append("</tbody></table>")
     return "".join(out)

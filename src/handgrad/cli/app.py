@@ -117,6 +117,18 @@ def nonnegative_int(text: str) -> int:
     return _integer(text, 0)
 
 
+def row_choice(text: str) -> int | str:
+    """A row number from 1, or ``wrong`` / ``right``: the first row the model classifies so."""
+    if text in ("wrong", "right"):
+        return text
+    try:
+        return _integer(text, 1)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a row number from 1, 'wrong' or 'right', got {text!r}"
+        ) from None
+
+
 def delimiter(text: str) -> str:
     """One character; ``tab`` (or ``\\t``) for a tab."""
     value = "\t" if text in ("tab", "\\t") else text
@@ -407,7 +419,11 @@ def _add_trace(commands) -> None:
     _add_csv_options(p)
     _add_unknown_categories(p)
     p.add_argument(
-        "--row", type=positive_int, default=1, help="the row of --data or --dataset (from 1)"
+        "--row",
+        type=row_choice,
+        default=1,
+        help="the row of --data or --dataset: a number from 1, or 'wrong' / 'right', the first "
+        "row a classifier gets wrong or right",
     )
     p.add_argument("--target", metavar="VALUE", help="the class label, or the value(s)")
     p.add_argument(
@@ -416,6 +432,15 @@ def _add_trace(commands) -> None:
     p.add_argument("--no-update", action="store_true", help="stop the trace after the gradients")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the dropout masks")
     p.add_argument("--format", choices=("text", "md", "html"), default="text")
+    p.add_argument(
+        "--precision", type=positive_int, default=7, help="significant digits of the numbers (7)"
+    )
+    p.add_argument(
+        "--max-entries",
+        type=positive_int,
+        default=16,
+        help="longest axis shown whole; longer ones show their first and last 3 entries (16)",
+    )
     p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
 
 

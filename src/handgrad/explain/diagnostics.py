@@ -175,7 +175,12 @@ class Diagnosis:
 
     def _repr_markdown_(self) -> str:
         head = ("layer", "", self.relu_heading, "‖θ‖", "‖∇θ‖", "update ratio", "flags")
-        lines = [f"**diagnosis**: {_html.md_cell(self.summary())}", "", _html.md_table(head, self.rows()), ""]
+        lines = [
+            f"**diagnosis**: {_html.md_cell(self.summary())}",
+            "",
+            _html.md_table(head, self.rows()),
+            "",
+        ]
         lines += [f"- {_html.md_cell(m)}" for m in self.messages()] or ["no layer flagged"]
         lines += ["", *(_html.md_cell(n) for n in self.notes())]
         return "\n".join(lines).rstrip() + "\n"

@@ -91,9 +91,7 @@ class GradcheckReport:
 
     def _repr_html_(self) -> str:
         """The table, its problems and the verdict, for a notebook."""
-        verdict = (
-            '<p class="hg-good">PASSED</p>' if self.passed else '<p class="hg-bad">FAILED</p>'
-        )
+        verdict = '<p class="hg-good">PASSED</p>' if self.passed else '<p class="hg-bad">FAILED</p>'
         body = (
             f'<p class="hg-title">gradcheck: L = {self.loss_value:.6g}, eps = {self.eps:g}, '
             f"rtol = {self.rtol:g}</p>"

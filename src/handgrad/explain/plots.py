@@ -1,10 +1,10 @@
 """Figures of a training run: learning curves and a confusion matrix.
 
 The learning curves are :mod:`handgrad.train.figures`' (``History.plot()`` draws them too),
-re-exported here. Drawn with matplotlib's object interface on the Agg canvas (a PNG, no window, no global pyplot
-state), imported only when a figure is made: ``pip install 'handgrad[cli]'``. Each ``*_figure``
-function returns the ``matplotlib.figure.Figure``, so the plotted data can be read back from it;
-:func:`save_png` writes one.
+re-exported here. Drawn with matplotlib's object interface on the Agg canvas (a PNG, no window,
+no global pyplot state), imported only when a figure is made: ``pip install 'handgrad[cli]'``.
+Each ``*_figure`` function returns the ``matplotlib.figure.Figure``, which a notebook shows
+inline, so the plotted data can be read back from it; :func:`save_png` writes one.
 """
 
 from __future__ import annotations

@@ -127,11 +127,26 @@ class Trace:
         return render.markdown_page(self.entries, self.facts(), self.diagnosis, **options)
 
     def to_html(self, **options: Any) -> str:
-        """One self-contained HTML page (inline CSS, no scripts, nothing fetched)."""
+        """One self-contained HTML page (inline style and script, nothing fetched), where
+        clicking any element of a result shows how it was computed."""
         return render.html_page(self.entries, self.facts(), self.diagnosis, **options)
 
     def __str__(self) -> str:
         return self.to_text()
+
+    def __repr__(self) -> str:
+        """The trace in a few lines: its facts, how many formulas, and how to see them."""
+        facts = "\n".join(f"  {key}: {value}" for key, value in self.facts())
+        return (
+            f"Trace of one training step, {len(self.entries)} formulas with their numbers\n"
+            f"{facts}\n  (print it, or to_markdown() / to_html(), to see every formula)"
+        )
+
+    def _repr_html_(self) -> str:
+        return render.html_body(self.entries, self.facts(), self.diagnosis)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
 
 
 def trace(
@@ -440,8 +455,8 @@ def _layer_entries(
             raise ValueError(
                 f"{type(call.layer).__name__}.formulas: a formula must give one of "
                 f"{sorted(results)} and use values among "
-                f"{[*TRACE_VALUES, *call.params, *call.state_before, *call.extras]}, got result {f.result!r} "
-                f"using {list(f.uses)}"
+                f"{[*TRACE_VALUES, *call.params, *call.state_before, *call.extras]}, "
+                f"got result {f.result!r} using {list(f.uses)}"
             )
         words = _input_grad_words(first) if f.words is None else f.words.format(**fill)
         result = results[f.result]

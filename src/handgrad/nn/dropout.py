@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class Dropout(Layer):
 
     _transient = ("_mask",)
     trace_letter = "A"
-    trace_symbols = {"mask": "M"}
+    trace_symbols: ClassVar[dict[str, str]] = {"mask": "M"}
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | int | None = None):
         if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.floating)):

@@ -18,11 +18,10 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .run import History
-
 #: The metric drawn beside the loss, the first of these that the history holds.
 CURVE_METRICS = ("accuracy", "r2", "mae")
 _METRIC_TITLES = {"accuracy": "accuracy", "r2": "R²", "mae": "mean absolute error"}
+
 
 @functools.cache
 def _inline_figure_class() -> type:
@@ -53,8 +52,9 @@ def matplotlib_figure(**kwargs: Any) -> Figure:
     return fig
 
 
-def learning_curves_figure(history: History, title: str | None = None) -> Figure:
-    """The training and validation loss per epoch and, beside it, the first metric of
+def learning_curves_figure(history: Any, title: str | None = None) -> Figure:
+    """The training and validation loss per epoch of a :class:`~handgrad.train.run.History`
+    (``fit``'s) and, beside it, the first metric of
     :data:`CURVE_METRICS` the history holds (training and validation).
 
     The x axis counts epochs from 1; a run resumed from a checkpoint shows its earlier epochs too.
