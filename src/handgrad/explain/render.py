@@ -207,7 +207,8 @@ _RULES = """
 & div.explain ol { margin: 4px 0; padding-left: 22px; }
 & div.explain code, & ol.steps code { white-space: pre-wrap; overflow-wrap: anywhere; }
 & table.diag { border-collapse: collapse; background: var(--paper); width: 100%; }
-& table.diag th, & table.diag td { border: 1px solid var(--line); padding: 4px 8px; }
+& table.diag th, & table.diag td { border: 1px solid var(--line); padding: 4px 8px;
+                                   overflow-wrap: anywhere; }
 & table.diag th { background: var(--tint); text-align: left; }
 & table.diag td.n { text-align: right; }
 & table.diag tr.flagged td { background: var(--warn-bg); }
