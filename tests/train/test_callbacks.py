@@ -91,9 +91,17 @@ def test_the_notebook_bar_is_drawn_in_place_and_only_in_a_kernel(monkeypatch):
     assert not callbacks.in_notebook_kernel()  # pytest is no Jupyter kernel
     drawn: list[list[str]] = []
 
-    def show(html):
+    texts: list[str] = []
+
+    def show(html, text):
         drawn.append([html])
-        return drawn[-1].append
+        texts.append(text)
+
+        def update(html, text):
+            drawn[-1].append(html)
+            texts.append(text)
+
+        return update
 
     monkeypatch.setattr(callbacks, "in_notebook_kernel", lambda: True)
     monkeypatch.setattr(callbacks, "notebook_display", lambda: show)
@@ -110,3 +118,4 @@ def test_the_notebook_bar_is_drawn_in_place_and_only_in_a_kernel(monkeypatch):
     assert 'value="10" max="10"' in last and "epoch 1/2 · 10/10 batches" in last
     assert f"loss {history.loss[0]:.4f}" in last
     assert len(drawn[0]) == 1 + 10 + 1  # drawn, then after each batch, then with the figures
+    assert texts[len(drawn[0]) - 1].startswith("epoch 1/2 · 10/10 batches · loss ")

@@ -189,12 +189,13 @@ def in_notebook_kernel() -> bool:
 
 
 def notebook_display():
-    """``show(html) -> handle`` with ``handle.update(html)``: IPython's display, in place."""
-    from IPython.display import HTML, display
+    """``show(html, text) -> update(html, text)``: IPython's display, redrawn in place; ``text``
+    is what a reader without HTML sees."""
+    from IPython.display import display
 
-    def show(html: str):
-        handle = display(HTML(html), display_id=True)
-        return lambda new: handle.update(HTML(new))
+    def show(html: str, text: str):
+        handle = display({"text/html": html, "text/plain": text}, raw=True, display_id=True)
+        return lambda html, text: handle.update({"text/html": html, "text/plain": text}, raw=True)
 
     return show
 
@@ -216,27 +217,27 @@ class NotebookBar:
         self.every = max(1, self.total // 20)
         self.done = 0
         self.loss = ""
-        self._update = show(self._html(""))
+        self._update = show(*self._drawing(""))
 
-    def _html(self, text: str) -> str:
+    def _drawing(self, note: str) -> tuple[str, str]:
+        """The bar as HTML, and as one line of text."""
+        text = f"{self.title} · {self.done}/{self.total} batches" + (f" · {note}" if note else "")
         body = (
             f'<progress value="{self.done}" max="{self.total}"></progress>'
-            f"<span>{_html.esc(self.title)} · {self.done}/{self.total} batches"
-            + (f" · {_html.esc(text)}" if text else "")
-            + "</span>"
+            f"<span>{_html.esc(text)}</span>"
         )
-        return _html.fragment("hg-progress", body, _BAR_CSS)
+        return _html.fragment("hg-progress", body, _BAR_CSS), text
 
     def update(self, n: int) -> None:
         self.done += n
         if self.done % self.every == 0 or self.done == self.total:
-            self._update(self._html(self.loss))
+            self._update(*self._drawing(self.loss))
 
     def set_postfix(self, loss: str, refresh: bool = False) -> None:
         self.loss = f"loss {loss}"
 
     def set_postfix_str(self, line: str, refresh: bool = True) -> None:
-        self._update(self._html(line))
+        self._update(*self._drawing(line))
 
     def close(self) -> None:
         """Nothing to release: the last drawing stays."""
