@@ -9,7 +9,7 @@ import pytest
 from helpers.system import needs_browser
 
 import handgrad as hg
-from handgrad.explain import seed_trace
+from handgrad.explain import notebook, seed_trace
 
 pytestmark = needs_browser
 
@@ -56,7 +56,12 @@ def pages(tmp_path_factory):
     step = hg.trace(cnn, images, [5, 3], hg.CrossEntropyLoss(), lr=0.05)
     path = folder / "cnn.html"
     path.write_text(step.to_html(), encoding="utf-8")
-    return {"seed": seed.as_uri(), "cnn": path.as_uri()}
+    model, x, target = notebook.backprop_network()
+    steps = folder / "steps.html"
+    steps.write_text(
+        hg.trace(model, x, target, hg.MSELoss(), lr=0.01, steps=3).to_html(), encoding="utf-8"
+    )
+    return {"seed": seed.as_uri(), "cnn": path.as_uri(), "steps": steps.as_uri()}
 
 
 def errors(driver) -> list[str]:
@@ -139,8 +144,38 @@ def test_a_convolutions_element_highlights_its_window(browser, pages):
     assert errors(browser) == []
 
 
+def test_the_slider_moves_between_steps(browser, pages):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1400, 900)
+    browser.get(pages["steps"])
+    shown = [
+        d.get_attribute("data-step")
+        for d in browser.find_elements(By.CSS_SELECTOR, "div.step")
+        if d.is_displayed()
+    ]
+    assert shown == ["1"]
+    slider = browser.find_element(By.CSS_SELECTOR, "input.step-slider")
+    browser.execute_script(
+        "arguments[0].value = '3'; arguments[0].dispatchEvent(new Event('input'))", slider
+    )
+    steps = browser.find_elements(By.CSS_SELECTOR, "div.step")
+    assert [d.get_attribute("data-step") for d in steps if d.is_displayed()] == ["3"]
+    assert browser.find_element(By.CSS_SELECTOR, ".step-label").text == "3"
+    current = browser.find_elements(By.CSS_SELECTOR, "svg.curve circle.current")
+    assert [c.get_attribute("data-step") for c in current] == ["3"]
+    # clicking works in the step shown, with that step's numbers
+    card = next(
+        e for e in steps[2].find_elements(By.CSS_SELECTOR, "div.entry")
+        if e.find_element(By.CSS_SELECTOR, "p.formula code").text == "Z1 = A0 · W1 + b1"
+    )  # fmt: skip
+    card.find_element(By.CSS_SELECTOR, 'figure.result td[data-k="0,0"]').click()
+    assert card.find_element(By.CSS_SELECTOR, "code.what").text == "Z1[0, 0]"
+    assert errors(browser) == []
+
+
 @pytest.mark.parametrize("width", [480, 1400])
-@pytest.mark.parametrize("page", ["seed", "cnn"])
+@pytest.mark.parametrize("page", ["seed", "cnn", "steps"])
 def test_no_card_overflows_horizontally(browser, pages, page, width):
     browser.set_window_size(width, 900)
     browser.get(pages[page])

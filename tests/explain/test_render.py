@@ -213,7 +213,7 @@ def test_clicking_data_holds_every_shown_elements_worked_formula():
     table = explained(page)
     entries = list(step.entries)
     (k, _) = next((k, e) for k, e in enumerate(entries) if e.result.symbol == "dL/dW3")
-    cell = table[str(k)]["1,0"]
+    cell = table[f"1.{k}"]["1,0"]
     assert cell["element"] == "dL/dW3[1, 0]"
     assert cell["lines"] == [
         "dL/dW3[1, 0] = Σ_i A2[i, 1] · dL/dZ3[i, 0] = 6.4972·6.188368 = 40.20706"
@@ -221,8 +221,8 @@ def test_clicking_data_holds_every_shown_elements_worked_formula():
     assert cell["grid"] == [["A2", [[0, 1]]], ["dL/dZ3", [[0, 0]]]]
     assert cell["computed"] == "The layer computed dL/dW3[1, 0] = 40.20706"
     (k1, _) = next((k, e) for k, e in enumerate(entries) if e.result.symbol == "Z1")
-    assert set(table[str(k1)]) == {"0,0", "0,1", "0,2"}
-    assert table[str(k1)]["0,2"]["lines"][1] == "= 1·0.4 + 2·0.43 + 3·0.11 + 1"
+    assert set(table[f"1.{k1}"]) == {"0,0", "0,1", "0,2"}
+    assert table[f"1.{k1}"]["0,2"]["lines"][1] == "= 1·0.4 + 2·0.43 + 3·0.11 + 1"
     # the clickable cells are the result's
     assert page.count('tabindex="0"') == sum(len(t) for t in table.values())
 
@@ -248,3 +248,23 @@ def test_an_image_input_is_drawn_and_precision_and_max_entries_are_options(rng):
     assert "Z1 (2, 3) =" in long and "Z1 (2, 3), showing" not in long
     with pytest.raises(ValueError, match="max_entries"):
         step.to_text(max_entries=0)
+
+
+def test_several_steps_show_a_loss_curve_and_one_step_at_a_time():
+    from handgrad.explain import notebook
+
+    model, x, target = notebook.backprop_network()
+    step = hg.trace(model, x, target, hg.MSELoss(), lr=0.01, steps=3)
+    page = step.to_html()
+    assert parse(page).errors == []
+    assert 'type="range" class="step-slider" min="1" max="3" value="1"' in page
+    divs = re.findall(r'<div class="step" data-step="(\d)"( hidden)?>', page)
+    assert divs == [("1", ""), ("2", " hidden"), ("3", " hidden")]
+    curve = re.search(r'<svg class="curve".*?</svg>', page, re.S).group(0)
+    assert curve.count("<circle") == 3
+    assert f"step 2: L = {step.losses[1]:.7g}" in curve
+    # the first point is the highest loss, at the top of the chart
+    ys = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', curve)]
+    assert ys[0] < ys[1] < ys[2]
+    table = explained(page)
+    assert {k.split(".")[0] for k in table} == {"1", "2", "3"}

@@ -508,3 +508,39 @@ def test_relu_and_max_pool_show_as_the_two_layers_they_are(rng):
     np.testing.assert_array_equal(step["A1"], np.maximum(step["Z1"], 0))
     # after the trace, the convolution, ReLU and pool run as one pass again
     assert [len(chain) for _, chain in model._units()] == [2, 0, 0]
+
+
+def test_several_steps_are_consecutive_and_the_model_is_left_as_it_was():
+    model, x, target = notebook.backprop_network()
+    before = [p.data.copy() for p in model.parameters()]
+    step = hg.trace(model, x, target, hg.MSELoss(), lr=0.01, steps=4)
+    for p, b in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p.data, b)
+    assert len(step.steps) == 4 and step.steps[0] is step
+    # each step starts from the weights the previous update left
+    for k in range(3):
+        np.testing.assert_array_equal(step.steps[k + 1]["W1"], step.steps[k]["new W1"])
+    # the same losses as four real steps of training
+    history = model.fit(
+        x, target, loss=hg.MSELoss(), optimizer=hg.SGD(model.parameters(), lr=0.01),
+        epochs=4, batch_size=1,
+    )  # fmt: skip
+    assert step.losses == history.loss
+    assert step.losses[0] == pytest.approx(19.14794925, abs=1e-8)
+    assert "steps:" in step.to_text() and "4 consecutive steps" in step.to_text()
+    with pytest.raises(ValueError, match="steps=3 needs lr"):
+        hg.trace(model, x, target, hg.MSELoss(), steps=3)
+    with pytest.raises(ValueError, match="steps"):
+        hg.trace(model, x, target, hg.MSELoss(), lr=0.1, steps=0)
+
+
+def test_several_steps_draw_new_dropout_masks_and_give_the_generator_back(rng):
+    model = hg.Sequential(
+        [hg.Dense(3, 8, rng=rng), hg.Dropout(0.5, rng=3), hg.Dense(8, 1, rng=rng)]
+    )
+    state = model[1].rng.bit_generator.state
+    step = hg.trace(model, np.ones((2, 3)), np.zeros((2, 1)), hg.MSELoss(), lr=0.1, steps=2)
+    assert not np.array_equal(step.steps[0]["M1"], step.steps[1]["M1"])
+    assert model[1].rng.bit_generator.state == state
+    single = hg.trace(model, np.ones((2, 3)), np.zeros((2, 1)), hg.MSELoss(), lr=0.1)
+    np.testing.assert_array_equal(single["M1"], step["M1"])

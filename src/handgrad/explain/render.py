@@ -219,6 +219,14 @@ _RULES = """
                    padding: 6px 10px; }
 & details.worked summary { cursor: pointer; color: var(--accent); }
 & ol.steps { margin: 6px 0; padding-left: 22px; }
+& div.steps-nav { background: var(--paper); border: 1px solid var(--line); border-radius: 8px;
+                  padding: 10px 14px; margin: 8px 0 12px; max-width: 100%; overflow-x: auto; }
+& div.steps-nav input { width: 100%; max-width: 420px; }
+& div.step[hidden] { display: none; }
+& svg.curve { display: block; max-width: 100%; height: auto; color: var(--accent); }
+& svg.curve text { font-size: 11px; fill: var(--soft); }
+& svg.curve circle { fill: var(--accent); }
+& svg.curve circle.current { fill: var(--warn); }
 """
 
 #: The class every rule of the page is scoped under.
@@ -234,7 +242,8 @@ _CSS = _scoped(_RULES)
 
 # The page's behaviour: clicking (or focusing, then Enter) an element of a matrix shows the
 # worked formula of that element, read from the page's JSON, and highlights the operand cells it
-# came from; no network, no library.
+# came from; the slider of a trace of several steps shows one step at a time. No network, no
+# library.
 _SCRIPT = """
 (function () {
   var root = document.currentScript.closest(".hg-trace");
@@ -278,6 +287,20 @@ _SCRIPT = """
     td.addEventListener("click", function () { show(td); });
     td.addEventListener("focus", function () { show(td); });
   });
+  var slider = root.querySelector("input.step-slider");
+  if (slider) {
+    var pick = function () {
+      root.querySelectorAll("div.step").forEach(function (div) {
+        div.hidden = div.dataset.step !== slider.value;
+      });
+      root.querySelectorAll("svg.curve circle").forEach(function (dot) {
+        dot.classList.toggle("current", dot.dataset.step === slider.value);
+      });
+      root.querySelector(".step-label").textContent = slider.value;
+    };
+    slider.addEventListener("input", pick);
+    pick();
+  }
 })();
 """
 
@@ -410,13 +433,13 @@ def _explained(e: Entry, opts: RenderOptions) -> dict[str, dict]:
     return out
 
 
-def _entry_html(e: Entry, opts: RenderOptions, number: int, explained: dict) -> str:
+def _entry_html(e: Entry, opts: RenderOptions, number: str, explained: dict) -> str:
     """One card: the formula, every operand it uses and its result (clickable where the layer
     can work an element out), and the element the trace works out."""
     code_class = ' class="unknown"' if e.formula is None else ""
     table = _explained(e, opts)
     if table:
-        explained[str(number)] = table
+        explained[number] = table
     parts = [
         f'<div class="entry" data-entry="{number}">',
         f'<p class="words">{_esc(e.words)}</p>',
@@ -494,30 +517,19 @@ def _diagnosis_html(d: Diagnosis) -> str:
     )
 
 
-def html_body(
-    entries: Sequence[Entry],
-    facts: Facts,
-    diagnosis: Diagnosis,
-    *,
-    title: str = "One training step, traced",
-    **options,
-) -> str:
-    """The step as one ``<div class="hg-trace">``: its style scoped to that class, its worked
-    elements as JSON and the script that shows them. A notebook shows it as it is (a
-    fragment); :func:`html_page` puts it in a page."""
-    opts = RenderOptions.make(**options)
+#: One step of a trace of several: its entries, facts, diagnosis and loss.
+Step = tuple[Sequence[Entry], Facts, Diagnosis, float]
+
+
+def _step_html(
+    entries: Sequence[Entry], facts: Facts, diagnosis: Diagnosis, opts, key: str, explained
+) -> list[str]:
+    """The summary, the phases and the diagnosis of one step; its worked elements go into
+    ``explained`` under ``key.number``."""
     summary = "".join(
-        f"<tr><th>{_esc(key)}</th><td>{_esc(value)}</td></tr>" for key, value in facts
+        f"<tr><th>{_esc(name)}</th><td>{_esc(value)}</td></tr>" for name, value in facts
     )
-    parts = [
-        f'<div class="{SCOPE}">',
-        f"<style>{_CSS}</style>",
-        "<main>",
-        f"<h1>{_esc(title)}</h1>",
-        f'<table class="summary">{summary}</table>',
-        f'<p class="note">{_esc(_PREAMBLE_HTML)}</p>',
-    ]
-    explained: dict[str, dict] = {}
+    parts = [f'<table class="summary">{summary}</table>']
     number = 0
     for phase, heading in _TITLES.items():
         part = _phase(entries, phase)
@@ -535,16 +547,96 @@ def html_body(
             path = "" if first.path is None else f'<span class="path">[{_esc(first.path)}]</span>'
             parts.append(f'<section class="layer"><h3>{path}{_esc(first.layer)}</h3>')
             for e in group:
-                parts.append(_entry_html(e, opts, number, explained))
+                parts.append(_entry_html(e, opts, f"{key}.{number}", explained))
                 number += 1
             parts.append("</section>")
         parts.append("</section>")
-    # "</" cannot end the JSON's script element early once written as "<\/".
-    blob = json.dumps(explained, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     parts += [
         '<section class="phase"><h2>Diagnosis</h2>',
         _diagnosis_html(diagnosis),
         "</section>",
+    ]
+    return parts
+
+
+def _loss_curve_svg(losses: Sequence[float]) -> str:
+    """The loss of each step as a small line chart (inline SVG), step 1 at the left."""
+    width, height, pad = 420, 140, 28
+    low, high = min(losses), max(losses)
+    span = high - low or 1.0
+    n = len(losses)
+
+    def point(k: int, v: float) -> tuple[float, float]:
+        x = pad + (width - 2 * pad) * (k / (n - 1) if n > 1 else 0.5)
+        y = height - pad - (height - 2 * pad) * (v - low) / span
+        return round(x, 1), round(y, 1)
+
+    points = [point(k, v) for k, v in enumerate(losses)]
+    line = " ".join(f"{x},{y}" for x, y in points)
+    dots = "".join(
+        f'<circle cx="{x}" cy="{y}" r="3" data-step="{k + 1}"><title>step {k + 1}: '
+        f"L = {_esc(format_number(losses[k], 7))}</title></circle>"
+        for k, (x, y) in enumerate(points)
+    )
+    labels = (
+        f'<text x="{pad}" y="{height - 6}">step 1</text>'
+        f'<text x="{width - pad}" y="{height - 6}" text-anchor="end">step {n}</text>'
+        f'<text x="4" y="{pad - 8}">L = {_esc(format_number(high, 4))}</text>'
+        f'<text x="4" y="{height - pad + 14}">L = {_esc(format_number(low, 4))}</text>'
+    )
+    return (
+        f'<svg class="curve" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="the loss of each step"><polyline points="{line}" fill="none" '
+        f'stroke="currentColor" stroke-width="1.5"/>{dots}{labels}</svg>'
+    )
+
+
+def html_body(
+    entries: Sequence[Entry],
+    facts: Facts,
+    diagnosis: Diagnosis,
+    *,
+    title: str = "One training step, traced",
+    steps: Sequence[Step] = (),
+    **options,
+) -> str:
+    """The step as one ``<div class="hg-trace">``: its style scoped to that class, its worked
+    elements as JSON and the script that shows them. A notebook shows it as it is (a
+    fragment); :func:`html_page` puts it in a page.
+
+    With ``steps`` (every step of a trace of several, the first included), the page shows the
+    loss of each step as a curve and a slider that shows one step at a time."""
+    opts = RenderOptions.make(**options)
+    explained: dict[str, dict] = {}
+    parts = [
+        f'<div class="{SCOPE}">',
+        f"<style>{_CSS}</style>",
+        "<main>",
+        f"<h1>{_esc(title)}</h1>",
+        f'<p class="note">{_esc(_PREAMBLE_HTML)}</p>',
+    ]
+    if len(steps) > 1:
+        losses = [loss for *_, loss in steps]
+        parts += [
+            '<div class="steps-nav">',
+            f"<p><strong>{len(steps)} consecutive steps</strong>; the loss of each:</p>",
+            _loss_curve_svg(losses),
+            f'<label>step <span class="step-label">1</span> of {len(steps)} '
+            f'<input type="range" class="step-slider" min="1" max="{len(steps)}" value="1" '
+            'step="1" aria-label="the step shown"></label>',
+            "</div>",
+        ]
+        for k, (step_entries, step_facts, step_diagnosis, _) in enumerate(steps, start=1):
+            hidden = "" if k == 1 else " hidden"
+            parts.append(f'<div class="step" data-step="{k}"{hidden}>')
+            parts.append(f"<h2>Step {k}</h2>")
+            parts += _step_html(step_entries, step_facts, step_diagnosis, opts, str(k), explained)
+            parts.append("</div>")
+    else:
+        parts += _step_html(entries, facts, diagnosis, opts, "1", explained)
+    # "</" cannot end the JSON's script element early once written as "<\/".
+    blob = json.dumps(explained, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    parts += [
         "</main>",
         f'<script type="application/json" class="hg-explain">{blob}</script>',
         f"<script>{_SCRIPT}</script>",
@@ -559,11 +651,12 @@ def html_page(
     diagnosis: Diagnosis,
     *,
     title: str = "One training step, traced",
+    steps: Sequence[Step] = (),
     **options,
 ) -> str:
     """The whole step as one self-contained HTML page (inline style and script, nothing
     fetched): :func:`html_body` in a document."""
-    body = html_body(entries, facts, diagnosis, title=title, **options)
+    body = html_body(entries, facts, diagnosis, title=title, steps=steps, **options)
     return (
         "\n".join(
             [

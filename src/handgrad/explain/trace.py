@@ -42,12 +42,13 @@ numbers its layers, and holds ``Wl``, ``bl`` (for ``Dense``) or ``<attribute>l``
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._validation import as_batch, check_bool, check_positive, describe
+from .._validation import as_batch, check_bool, check_int, check_positive, describe
 from ..nn.layer import TRACE_VALUES, Formula, Layer, Worked, describes_itself, index_text
 from ..nn.losses import Loss, MSELoss
 from ..nn.sequential import Sequential
@@ -76,6 +77,18 @@ class Trace:
     diagnosis: Diagnosis
     #: What the loss states about the step (a classifier's target and predicted classes).
     loss_facts: tuple[tuple[str, str], ...] = ()
+    #: The steps after this one, with ``trace(..., steps=N)``: N − 1 traces.
+    later: tuple[Trace, ...] = ()
+
+    @property
+    def steps(self) -> tuple[Trace, ...]:
+        """Every step traced, this one first: ``trace(..., steps=N)`` records N."""
+        return (self, *self.later)
+
+    @property
+    def losses(self) -> list[float]:
+        """The loss of each step, before its update."""
+        return [step.loss_value for step in self.steps]
 
     def phase(self, name: str) -> tuple[Entry, ...]:
         """The entries of one phase: ``"forward"``, ``"loss"``, ``"backward"`` or ``"update"``."""
@@ -119,17 +132,34 @@ class Trace:
             *self.loss_facts,
         ]
 
+    def _steps_fact(self) -> list[tuple[str, str]]:
+        if not self.later:
+            return []
+        losses = ", ".join(f"{v:.6g}" for v in self.losses)
+        return [("steps", f"{len(self.steps)} consecutive steps, L = {losses}; step 1 shown")]
+
     def to_text(self, **options: Any) -> str:
-        """Plain text for a terminal; the options are in :mod:`handgrad.explain.render`."""
-        return render.text_page(self.entries, self.facts(), self.diagnosis, **options)
+        """Plain text for a terminal (the first step of several, and the loss of each); the
+        options are in :mod:`handgrad.explain.render`."""
+        facts = self.facts() + self._steps_fact()
+        return render.text_page(self.entries, facts, self.diagnosis, **options)
 
     def to_markdown(self, **options: Any) -> str:
-        return render.markdown_page(self.entries, self.facts(), self.diagnosis, **options)
+        facts = self.facts() + self._steps_fact()
+        return render.markdown_page(self.entries, facts, self.diagnosis, **options)
+
+    def _html_steps(self) -> list[render.Step]:
+        if not self.later:
+            return []
+        return [(s.entries, s.facts(), s.diagnosis, s.loss_value) for s in self.steps]
 
     def to_html(self, **options: Any) -> str:
         """One self-contained HTML page (inline style and script, nothing fetched), where
-        clicking any element of a result shows how it was computed."""
-        return render.html_page(self.entries, self.facts(), self.diagnosis, **options)
+        clicking any element of a result shows how it was computed; with several steps, their
+        loss curve and a slider between them."""
+        return render.html_page(
+            self.entries, self.facts(), self.diagnosis, steps=self._html_steps(), **options
+        )
 
     def __str__(self) -> str:
         return self.to_text()
@@ -143,7 +173,9 @@ class Trace:
         )
 
     def _repr_html_(self) -> str:
-        return render.html_body(self.entries, self.facts(), self.diagnosis)
+        return render.html_body(
+            self.entries, self.facts(), self.diagnosis, steps=self._html_steps()
+        )
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -157,8 +189,10 @@ def trace(
     lr: float | None = None,
     *,
     training: bool = True,
+    steps: int = 1,
 ) -> Trace:
-    """Trace one training step of ``model`` on the batch ``(x, target)``.
+    """Trace one training step of ``model`` on the batch ``(x, target)``, or ``steps``
+    consecutive ones.
 
     Parameters
     ----------
@@ -173,6 +207,11 @@ def trace(
         ratio uses it too (else ``1e-3``).
     training : bool
         Run the step in training mode (default, as ``fit`` does), or in evaluation mode.
+    steps : int
+        How many consecutive steps on the same batch to record (1): each starts from the
+        weights the update before it left (so ``lr`` is needed for more than one). The trace
+        is the first step's; ``trace.steps`` holds them all and ``trace.losses`` their losses,
+        and the HTML page shows the loss curve and a slider between them.
 
     Returns
     -------
@@ -191,8 +230,34 @@ def trace(
     if lr is not None:
         lr = check_positive(lr, "lr")
     training = check_bool(training, "training")
-    record = observe_step(model, x, target, loss, lr, training)
-    return _build(record, loss, training)
+    steps = check_int(steps, "steps", minimum=1)
+    if steps > 1 and lr is None:
+        raise ValueError(f"steps={steps} needs lr: each step starts from the previous update")
+    if steps == 1:
+        return _build(observe_step(model, x, target, loss, lr, training), loss, training)
+    # The later steps run from the weights (and state, and random state) the earlier ones left;
+    # then the model is put back as it was before the first.
+    params = list({id(p): p for p in model.parameters()}.values())
+    saved = [(p, p.data.copy()) for p in params]
+    saved_state = [(a, a.data.copy()) for _, a in model.named_state()]
+    generators = {id(g): (g, g.bit_generator.state) for _, g in model.generators()}
+    try:
+        traces = [
+            _build(
+                observe_step(model, x, target, loss, lr, training, advance=k < steps - 1),
+                loss,
+                training,
+            )
+            for k in range(steps)
+        ]
+    finally:
+        for p, values in saved:
+            p.data[...] = values
+        for a, values in saved_state:
+            a.data[...] = values
+        for g, state in generators.values():
+            g.bit_generator.state = state
+    return dataclasses.replace(traces[0], later=tuple(traces[1:]))
 
 
 def seed_trace(lr: float | None = 0.01) -> Trace:
