@@ -441,7 +441,10 @@ def test_every_new_layer_works_one_element_out_and_agrees_with_itself(rng, train
             layer.bias.data[...] = rng.standard_normal(layer.bias.shape)
     x, y = rng.standard_normal((3, 4, 4, 2)), np.array([0, 2, 1])
     step = hg.trace(model, x, y, hg.CrossEntropyLoss(), lr=0.1, training=training)
-    worked = {e.path: e.worked for e in step.phase("forward") if e.worked is not None}
+    worked = {}
+    for e in step.phase("forward"):  # each layer's output: its first forward entry
+        if e.worked is not None:
+            worked.setdefault(e.path, e.worked)
     assert set(worked) == {path for path, _ in model.leaves()}
     for path, w in worked.items():
         assert w.value == pytest.approx(w.computed, rel=1e-12, abs=1e-12), path
@@ -544,3 +547,28 @@ def test_several_steps_draw_new_dropout_masks_and_give_the_generator_back(rng):
     assert model[1].rng.bit_generator.state == state
     single = hg.trace(model, np.ones((2, 3)), np.zeros((2, 1)), hg.MSELoss(), lr=0.1)
     np.testing.assert_array_equal(single["M1"], step["M1"])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_every_element_of_every_entry_of_an_image_network_is_worked_out_exactly(rng, training):
+    model = hg.Sequential(
+        [hg.Conv2D(2, 3, 3, padding=1, stride=2, rng=rng), hg.BatchNorm(3), hg.ReLU(),
+         hg.MaxPool2D(2, stride=1), hg.Residual(hg.Sequential([hg.Conv2D(3, 3, (3, 2),
+         padding="same", rng=rng), hg.ReLU()])), hg.AvgPool2D(2, stride=1), hg.LayerNorm(3),
+         hg.GlobalAvgPool(), hg.Dense(3, 4, rng=rng), hg.Reshape((4, 1)), hg.Conv1D(1, 2, 2,
+         rng=rng), hg.MaxPool1D(2), hg.AvgPool1D(1), hg.Flatten(), hg.Dense(2, 2, rng=rng)]
+    )  # fmt: skip
+    for _, state in model.named_state():
+        state.data[...] = rng.random(state.shape) + 0.5
+    x = rng.standard_normal((2, 5, 5, 2))
+    step = hg.trace(model, x, [0, 1], hg.CrossEntropyLoss(), lr=0.1, training=training)
+    for e in step.entries:
+        if e.path is None and e.phase == "forward":
+            continue
+        assert e.explain is not None, e.formula
+        for index in np.ndindex(*e.result.shape):
+            w = e.explain(index)
+            assert w.value == pytest.approx(float(e.result.value[index]), rel=1e-9, abs=1e-12), (
+                e.formula,
+                index,
+            )

@@ -142,7 +142,7 @@ class MSELoss(Loss):
                 "loss", "error", "error = {a} − {p}",
                 "Error (actual − predicted), as the notebook prints it: the one number that "
                 "the trace computes itself, for reading (the loss works with p − a)",
-                ("pred", "target"),
+                ("pred", "target"), _mse_error,
             ),
             Formula(
                 "loss", "grad", f"dL/d{{p}} = ({{p}} − {{a}}) / N, N = {size}",
@@ -360,6 +360,22 @@ def _mse_value(values, index) -> Worked:
             f"= 1/{2 * d.size} · {number(float(np.dot(d, d)))} = {number(value)}",
         ),
         value=value,
+    )
+
+
+def _mse_error(values, index) -> Worked:
+    p, a = values["pred"], values["target"]
+    index = tuple(int(i) for i in index)
+    value = float(a[index]) - float(p[index])
+    at = index_text(index)
+    return Worked(
+        index=index,
+        lines=(
+            f"error{at} = {{a}}{at} − {{p}}{at} = {number(a[index])} − {_n(p[index])} = "
+            f"{number(value)}",
+        ),
+        value=value,
+        cells=(("target", index), ("pred", index)),
     )
 
 
