@@ -1,0 +1,50 @@
+"""How many threads the BLAS library's matrix products use while handgrad trains or predicts.
+
+``threads=1`` (the default of ``fit``, ``evaluate`` and ``predict``) runs every product on one
+thread; ``threads=N`` on N; ``threads=None`` leaves the library as it is (its own default, or
+``OPENBLAS_NUM_THREADS``). The setting holds for the call only: threadpoolctl limits the BLAS
+libraries loaded in the process on entry and puts their thread counts back on exit.
+
+Why one thread by default. A dense network's products are small (128×784 by 784×256 at the
+benchmark's batch, a fraction of a millisecond): split over two threads they gain little on an idle
+machine, and when another process keeps a core busy the BLAS threads wait for each other at every
+product; the README's Fashion-MNIST command then took several times as long as at one thread
+(the figures are in ``docs/performance.md``). The count is fixed, not chosen from the machine's
+load while training, because OpenBLAS sums a product in another order on another number of threads:
+a count that followed the load would make the same seed give other weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from collections.abc import Iterator
+
+#: The thread count of ``fit``, ``evaluate`` and ``predict`` unless told otherwise.
+DEFAULT_THREADS = 1
+
+
+def check_threads(threads, name: str = "threads") -> int | None:
+    """``threads`` as an int ≥ 1, or None; a clear error for anything else."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
+        raise TypeError(
+            f"{name} must be a whole number of threads (e.g. 1) or None to leave the BLAS "
+            f"library's own setting, got {threads!r}"
+        )
+    if threads < 1:
+        raise ValueError(f"{name} must be at least 1, got {threads}")
+    return int(threads)
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with the BLAS libraries limited to ``threads`` (None: as they are)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits  # imported when used: handgrad loads NumPy alone
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
