@@ -38,13 +38,53 @@ def check_threads(threads, name: str = "threads") -> int | None:
     return int(threads)
 
 
+_libraries: list | None = None  # (get, set) of each BLAS library loaded, found once
+
+
+def _blas_libraries(refresh: bool) -> list[tuple]:
+    """``(get_num_threads, set_num_threads)`` of each BLAS library in the process, found by
+    threadpoolctl. Finding them walks every loaded library (about a millisecond), so it is done
+    once, and again with ``refresh`` (``fit`` asks, once per call, in case a library was loaded
+    since). For OpenBLAS on its own threads the pair is the library's C functions themselves,
+    called directly: threadpoolctl's methods add a few µs of Python each, which a one-row
+    ``predict`` (about 30 µs) would feel."""
+    global _libraries
+    if _libraries is None or refresh:
+        from threadpoolctl import ThreadpoolController  # imported when used: NumPy loads alone
+
+        _libraries = [
+            _functions(lib)
+            for lib in ThreadpoolController().lib_controllers
+            if lib.user_api == "blas"
+        ]
+    return _libraries
+
+
+def _functions(lib) -> tuple:
+    if lib.internal_api == "openblas" and getattr(lib, "threading_layer", None) == "pthreads":
+        symbol = getattr(lib, "_get_symbol", None)
+        if symbol is not None:
+            get, set_ = symbol("openblas_get_num_threads"), symbol("openblas_set_num_threads")
+            if get is not None and set_ is not None:
+                return get, set_
+    return lib.get_num_threads, lib.set_num_threads
+
+
 @contextlib.contextmanager
-def blas_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with the BLAS libraries limited to ``threads`` (None: as they are)."""
+def blas_threads(threads: int | None, *, refresh: bool = False) -> Iterator[None]:
+    """Run the block with the BLAS libraries limited to ``threads`` (None: as they are), and
+    put back after it the counts they had; a library already at ``threads`` is left alone."""
     if threads is None:
         yield
         return
-    from threadpoolctl import threadpool_limits  # imported when used: handgrad loads NumPy alone
-
-    with threadpool_limits(limits=threads, user_api="blas"):
+    changed = []
+    for get, set_ in _blas_libraries(refresh):
+        before = get()
+        if before != threads:
+            set_(threads)
+            changed.append((set_, before))
+    try:
         yield
+    finally:
+        for set_, before in changed:
+            set_(before)

@@ -224,7 +224,7 @@ def fit(
     gather = BatchGatherer(X, batch_size, dtype)
 
     try:
-        with model.mode(training=True), blas_threads(threads):
+        with model.mode(training=True), blas_threads(threads, refresh=True):
             _notify(run.callbacks, "on_train_begin", run)
             _train(
                 run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validation,
