@@ -6,12 +6,13 @@ thread; ``threads=N`` on N; ``threads=None`` leaves the library as it is (its ow
 libraries loaded in the process on entry and puts their thread counts back on exit.
 
 Why one thread by default. A dense network's products are small (128×784 by 784×256 at the
-benchmark's batch, a fraction of a millisecond): split over two threads they gain little on an idle
-machine, and when another process keeps a core busy the BLAS threads wait for each other at every
-product; the README's Fashion-MNIST command then took several times as long as at one thread
-(the figures are in ``docs/performance.md``). The count is fixed, not chosen from the machine's
-load while training, because OpenBLAS sums a product in another order on another number of threads:
-a count that followed the load would make the same seed give other weights.
+benchmark's batch, a fraction of a millisecond). Split over two threads on an idle two-core
+machine they make an epoch faster (about 1.5× in the benchmark), but when another process keeps
+one of the cores busy the BLAS threads wait for each other at every product, and the README's
+Fashion-MNIST command took five times as long as at one thread (the figures are in
+``docs/performance.md``). The count is fixed, not chosen from the machine's load while training,
+because OpenBLAS sums a product in another order on another number of threads: a count that
+followed the load would make the same seed give other weights.
 """
 
 from __future__ import annotations
