@@ -270,6 +270,9 @@ class Sequential(Layer):
                 blas_threads(threads),
             ):
                 if batch_size is None:
+                    if len(X) == 1:  # the row that sizes the chunks is the whole input
+                        out, _ = self.largest_activation(np.asarray(X[:1]))
+                        return out
                     batch_size = chunk_rows(self, np.asarray(X[:1]))
                 if len(X) <= batch_size:
                     return self.forward(np.asarray(X[:]))
