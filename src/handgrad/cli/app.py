@@ -219,6 +219,17 @@ def _add_verbose(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_threads(p) -> None:
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="threads of the matrix products (default 1: the products of these networks gain "
+        "little from more, and on a busy machine more threads wait for each other)",
+    )
+
+
 def _add_train(commands) -> None:
     p = commands.add_parser(
         "train",
@@ -309,6 +320,7 @@ def _add_train(commands) -> None:
         help="data-parallel training over MPI: launch with 'mpiexec -n N handgrad train ...'; "
         "--batch-size is then the batch of all ranks together",
     )
+    _add_threads(fit)
     _add_verbose(fit)
     out = p.add_argument_group("output")
     out.add_argument("--out", metavar="MODEL", help="save the model here (.safetensors)")
@@ -365,6 +377,7 @@ def _add_evaluate(commands) -> None:
     )
     _add_model_data(p)
     p.add_argument("--confusion", metavar="PNG", help="write the confusion matrix here")
+    _add_threads(p)
 
 
 def _add_predict(commands) -> None:
@@ -388,6 +401,7 @@ def _add_predict(commands) -> None:
         metavar="COLS",
         help="copy these columns of DATA (e.g. id) into the predictions, before them",
     )
+    _add_threads(p)
 
 
 def _add_summary(commands) -> None:

@@ -108,6 +108,7 @@ def train(args: argparse.Namespace) -> int:
         csv=CsvOptions(args.delimiter, args.header),
         verbose=args.verbose,
         distributed=args.distributed,
+        threads=args.threads,
     )
     speaks = True
     if args.distributed:
@@ -135,13 +136,16 @@ def evaluate(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     X = card.standardizer.transform(data.X, model.dtype)
     loss = make_loss(card.loss)
-    scores = model.evaluate(X, loss_targets(data.y, card.loss, model.dtype), loss=loss)
+    scores = model.evaluate(
+        X, loss_targets(data.y, card.loss, model.dtype), loss=loss, threads=args.threads
+    )
     print(f"{args.model} on {data.description}")
     print("  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     if args.confusion is not None:
         if card.task != "classification":
             raise ValueError("--confusion needs a classifier; this model does regression")
-        write_confusion(args.confusion, data.y, model.predict(X), card.raw, data.description)
+        logits = model.predict(X, threads=args.threads)
+        write_confusion(args.confusion, data.y, logits, card.raw, data.description)
         print(f"wrote the confusion matrix to {replaced(args.confusion, existed)}")
     return 0
 
@@ -160,7 +164,7 @@ def predict(args: argparse.Namespace) -> int:
         keep=args.keep,
         **_reading(args),
     )
-    outputs = model.predict(card.standardizer.transform(data.X, model.dtype))
+    outputs = model.predict(card.standardizer.transform(data.X, model.dtype), threads=args.threads)
     if card.task == "classification":
         header = [card.target_name]
         indices = predicted_classes(outputs, card.loss)

@@ -329,8 +329,14 @@ class Layer:
     def mode(self, training: bool) -> Iterator[Layer]:
         """``with layer.mode(training=False): …`` runs the block in that mode, then gives every
         layer (sublayers included) back the mode it had, even when the block raised."""
-        saved = [(layer, layer.__dict__.get("training", _UNSET)) for layer in self._all_layers()]
-        self.train(training)
+        layers = self._all_layers()
+        saved = [(layer, layer.__dict__.get("training", _UNSET)) for layer in layers]
+        if all(type(layer).train is Layer.train for layer in layers):
+            flag = bool(training)  # what train() does, without walking the layers again
+            for layer in layers:
+                layer.training = flag
+        else:
+            self.train(training)
         try:
             yield self
         finally:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _html
+from .._threads import DEFAULT_THREADS, blas_threads, check_threads
 from .._validation import as_batch, as_row_data, check_int, describe
 from .layer import Layer, check_rows, chunk_rows, register_layer
 
@@ -266,14 +267,18 @@ class Sequential(Layer):
                 out.append((str(i), layer))
         return out
 
-    def predict(self, X, batch_size: int | None = None) -> np.ndarray:
+    def predict(
+        self, X, batch_size: int | None = None, *, threads: int | None = DEFAULT_THREADS
+    ) -> np.ndarray:
         """The network's output for every row of ``X`` (``(n, …)``, batch first), in evaluation
         mode, in chunks of rows. For a classifier these are the logits: ``argmax(axis=1)`` gives
         the classes.
 
         ``batch_size`` (rows per chunk) defaults to as many as keep every array of the
         computation within 16 MB (at most 4096), so memory does not grow with the rows of ``X``.
+        ``threads``: the BLAS threads of its products, one by default (see :func:`handgrad.fit`).
         """
+        threads = check_threads(threads)
         X = as_row_data(X, "X")
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -284,8 +289,12 @@ class Sequential(Layer):
             with (
                 self.mode(training=False),
                 np.errstate(over="raise", invalid="raise", divide="raise"),
+                blas_threads(threads),
             ):
                 if batch_size is None:
+                    if len(X) == 1:  # the row that sizes the chunks is the whole input
+                        out, _ = self.largest_activation(np.asarray(X[:1]))
+                        return out
                     batch_size = chunk_rows(self, np.asarray(X[:1]))
                 if len(X) <= batch_size:
                     return self.forward(np.asarray(X[:]))
