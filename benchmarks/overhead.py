@@ -3,8 +3,11 @@
 Each variant trains the reference MLP (784-256-128-10, batch 128, one epoch of Fashion-MNIST or
 the synthetic fallback) through ``model.fit`` with one part replaced by a stand-in that costs
 nothing: the activations by a pass-through layer, the loss by one that returns its input as the
-gradient, the optimizer step by nothing, the training metrics switched off. What an epoch loses
-when a part is left out is what that part costs. Every variant runs in its own process at one
+gradient, the optimizer step by nothing, the training metrics switched off, the batch gather by
+one batch gathered once and handed out again, the biases by Dense layers without them. What an
+epoch loses when a part is left out is what that part costs; what no part accounts for (the loop,
+the layers' calls and checks, the data check when ``fit`` starts) is the remainder. The same runs
+again with Adam, for its step. Every variant runs in its own process at one
 BLAS thread, interleaved with the others, and is timed by the process's CPU time (which other
 work on a shared machine disturbs less than the wall clock); rows give the best of the repeats.
 
@@ -28,7 +31,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent
-VARIANTS = ["GEMM floor", "fit", "no metrics", "no activations", "no loss", "no optimizer step"]
+PARTS = ["no metrics", "no activations", "no loss", "no batch gather", "no biases"]
+VARIANTS = [
+    "GEMM floor", "fit", *PARTS, "no optimizer step", "fit, Adam", "Adam, no optimizer step",
+]  # fmt: skip
 
 
 def measure(variant: str) -> float:
@@ -59,16 +65,40 @@ def measure(variant: str) -> float:
         def backward(self):
             return self._pred
 
+    class NoBias(hg.Dense):
+        def forward(self, x):
+            self._x = x
+            return np.dot(x, self.weight.data)
+
+        def _param_grads(self, grad_out):
+            np.dot(self._x.T, grad_out, out=self.weight.grad)
+            return grad_out
+
+    if variant == "no batch gather":
+        from handgrad.train import loop
+
+        gather = loop.BatchGatherer.__call__
+
+        def once(self, idx):
+            cached = self.__dict__.get("_once")
+            if cached is None or len(cached) != len(idx):
+                cached = self._once = gather(self, idx).copy()
+            return cached
+
+        loop.BatchGatherer.__call__ = once
+
     rng = np.random.default_rng(1)
     act = Pass if variant == "no activations" else hg.ReLU
+    dense = NoBias if variant == "no biases" else hg.Dense
     layers = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(hg.Dense(a, b, rng=rng, dtype=np.float32))
+        layers.append(dense(a, b, rng=rng, dtype=np.float32))
         if i < len(sizes) - 2:
             layers.append(act())
     model = hg.Sequential(layers)
-    optimizer = hg.SGD(model.parameters(), lr=1e-6)
-    if variant == "no optimizer step":
+    adam = "Adam" in variant
+    optimizer = (hg.Adam if adam else hg.SGD)(model.parameters(), lr=1e-6)
+    if variant in ("no optimizer step", "Adam, no optimizer step"):
         optimizer.step = lambda: None
     loss = FreeLoss() if variant == "no loss" else hg.CrossEntropyLoss()
     metrics = None if variant == "no metrics" else "auto"
@@ -118,13 +148,26 @@ def main(argv=None) -> None:
                 check=True,
             )
             times[variant].append(json.loads(out.stdout))
-    floor, full = min(times["GEMM floor"]), min(times["fit"])
+    best = {v: min(t) for v, t in times.items()}
+    floor = best["GEMM floor"]
     print("| variant | s/epoch (best) | × GEMM floor | what the part costs |")
     print("|---|---|---|---|")
     for variant in VARIANTS:
-        best = min(times[variant])
-        part = "" if variant in ("GEMM floor", "fit") else f"{1e3 * (full - best):.0f} ms"
-        print(f"| {variant} | {best:.3f} | {best / floor:.3f} | {part} |")
+        full = best["fit, Adam" if "Adam" in variant else "fit"]
+        part = "" if variant in ("GEMM floor", "fit", "fit, Adam") else _ms(full - best[variant])
+        print(f"| {variant} | {best[variant]:.3f} | {best[variant] / floor:.3f} | {part} |")
+    parts = sum(best["fit"] - best[v] for v in [*PARTS, "no optimizer step"])
+    remainder = best["fit"] - floor - parts
+    print(
+        f"\nSGD: {_ms(best['fit'] - floor)} above the floor; the parts above account for "
+        f"{_ms(parts)}, the remainder (the loop, the layers' calls and checks) is {_ms(remainder)}."
+    )
+    adam_step = best["fit, Adam"] - best["Adam, no optimizer step"]
+    print(f"Adam: {_ms(best['fit, Adam'] - floor)} above the floor, its step {_ms(adam_step)}.")
+
+
+def _ms(seconds: float) -> str:
+    return f"{1e3 * seconds:.0f} ms"
 
 
 if __name__ == "__main__":

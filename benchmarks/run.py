@@ -1,9 +1,9 @@
 """Run handgrad's performance benchmarks: ``python benchmarks/run.py`` (``--help`` for options).
 
-Writes ``results.json``, ``results.md`` and the charts into ``benchmarks/results/`` (``--quick``
-runs into ``benchmarks/results/quick/``), prints the tables, and exits with status 1 if the
-correctness guard fails. ``--update-docs`` also rewrites the measured part of
-docs/performance.md.
+Writes ``results.json``, ``results.md`` and the charts into ``benchmarks/results/<cpu>/``
+(``intel``, ``amd``: the figures of each kind of CPU are kept; ``--quick`` runs into
+``benchmarks/results/quick/``), prints the tables, and exits with status 1 if the correctness
+guard fails. ``--update-docs`` also rewrites this CPU's section of docs/performance.md.
 """
 
 from __future__ import annotations
@@ -23,7 +23,19 @@ from benchmarks.workload import Spec
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOC = harness.ROOT / "docs" / "performance.md"
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+#: The page keeps one measured section per kind of CPU, between markers named by it
+#: (``<!-- results:intel:begin -->`` … ``<!-- results:intel:end -->``): a run replaces its own
+#: CPU's section, or adds one after the others, and leaves the rest as they are.
+MARKER = "<!-- results:{key}:{end} -->"
+ANCHOR = "<!-- results:next -->"
+
+
+def cpu_key(cpu: str) -> str:
+    """``"intel"``, ``"amd"``, or the CPU's name in lower-case letters and dashes."""
+    for vendor in ("Intel", "AMD"):
+        if vendor in cpu:
+            return vendor.lower()
+    return "-".join("".join(c if c.isalnum() else " " for c in cpu.lower()).split()) or "cpu"
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -97,18 +109,29 @@ def options_from(args: argparse.Namespace) -> tuple[harness.Options, Path]:
     opts.spec.warmup_rows = min(opts.spec.warmup_rows, opts.spec.n_samples)
     if opts.repeats < 1 or opts.latency_repeats < 1:
         raise SystemExit("--repeats and --latency-repeats must be at least 1")
-    out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
+    out = args.out or (
+        RESULTS / "quick" if args.quick else RESULTS / cpu_key(machine.describe()["cpu"])
+    )
     return opts, out
 
 
-def update_doc(results: dict, doc: Path = DOC) -> None:
+def update_doc(results: dict, doc: Path = DOC, images: str = "../benchmarks/results/") -> None:
+    """Rewrite the section of ``doc`` that holds the figures of this run's kind of CPU."""
     text = doc.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"{doc} has no {BEGIN} … {END} section to rewrite")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    body = markdown.document(results, image_prefix="../benchmarks/results/")
-    doc.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+    cpu = results["machine"]["cpu"]
+    key = cpu_key(cpu)
+    begin, end = MARKER.format(key=key, end="begin"), MARKER.format(key=key, end="end")
+    body = markdown.document(results, image_prefix=images)
+    section = f"{begin}\n## Figures: {cpu}\n\n{body}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{section}{tail}"
+    elif ANCHOR in text:
+        text = text.replace(ANCHOR, f"{section}\n\n{ANCHOR}", 1)
+    else:
+        raise SystemExit(f"{doc} has no {begin} … {end} section and no {ANCHOR} to add one at")
+    doc.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown.terminal(results))
     print(f"\nwrote {out / 'results.json'}, results.md and the charts")
     if args.update_docs:
-        update_doc(results)
-        print(f"rewrote the measured part of {DOC}")
+        images = "../" + str(out.resolve().relative_to(harness.ROOT)) + "/"
+        update_doc(results, images=images)
+        print(f"rewrote the figures of this CPU in {DOC}")
     guard = results["guard"]
     if guard["computed"] and not guard["passed"]:
         failed = [c["name"] for c in guard["checks"] if c["enforced"] and not c["passed"]]

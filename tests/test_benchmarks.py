@@ -286,6 +286,27 @@ def test_render_redraws_a_saved_run_without_measuring(run, tmp_path):
     assert again["guard"] == results["guard"] and again["goals"] == results["goals"]
 
 
+def test_each_kind_of_cpu_keeps_its_own_section_of_the_page(run, tmp_path):
+    from benchmarks import run as run_module
+
+    _, results, _ = run
+    doc = tmp_path / "performance.md"
+    doc.write_text(
+        "intro\n<!-- results:amd:begin -->\nold AMD figures\n<!-- results:amd:end -->\n\n"
+        "<!-- results:next -->\n\nafter\n"
+    )
+    intel = {**results, "machine": {**results["machine"], "cpu": "Intel(R) Xeon(R) Processor"}}
+    run_module.update_doc(intel, doc)
+    text = doc.read_text()
+    assert text.index("old AMD figures") < text.index("## Figures: Intel(R) Xeon(R) Processor")
+    assert text.index("<!-- results:intel:end -->") < text.index("<!-- results:next -->")
+    assert text.endswith("<!-- results:next -->\n\nafter\n")
+    run_module.update_doc(intel, doc)  # a second run of the same CPU replaces its section
+    assert doc.read_text() == text
+    assert run_module.cpu_key("AMD EPYC 9R14") == "amd"
+    assert run_module.cpu_key("Neoverse-V2 (ARM)") == "neoverse-v2-arm"
+
+
 # The scikit-learn comparison --------------------------------------------------------------------
 
 

@@ -1,8 +1,14 @@
-"""handgrad through its ordinary user path: ``hg.Sequential``, ``model.fit``, ``model.predict``."""
+"""handgrad through its ordinary user path: ``hg.Sequential``, ``model.fit``, ``model.predict``.
+
+Each call passes ``threads=`` the count the harness gave the process (``OPENBLAS_NUM_THREADS``),
+as a user would pass ``threads=2``: by default ``fit`` and ``predict`` run on one thread.
+"""
 
 from __future__ import annotations
 
+import inspect
 import itertools
+import os
 import time
 from functools import partial
 
@@ -13,6 +19,14 @@ import handgrad as hg
 from ..timing import current_rss_bytes, summary, time_calls
 from ..workload import Work, initial_weights, mean_cross_entropy
 from .gemm_floor import GemmStep, run_epoch
+
+#: The harness's thread count for this process, passed to every fit and predict (as
+#: ``threads=``; a revision from before that argument, timed by ``versions.py``, takes none).
+THREADS = (
+    {"threads": int(os.environ.get("OPENBLAS_NUM_THREADS", "1"))}
+    if "threads" in inspect.signature(hg.fit).parameters
+    else {}
+)
 
 
 def build(weights: list[tuple[np.ndarray, np.ndarray]], dtype) -> hg.Sequential:
@@ -51,7 +65,7 @@ def epoch(work: Work, optimizer: str, dtype: str = "float32") -> dict:
     weights = work.weights(dtype)
     model = build(weights, dtype)
     loss = hg.CrossEntropyLoss()
-    initial_loss = mean_cross_entropy(model.predict(X[:1024]), y[:1024])
+    initial_loss = mean_cross_entropy(model.predict(X[:1024], **THREADS), y[:1024])
 
     def train(rows: int) -> hg.History:
         return model.fit(
@@ -61,6 +75,7 @@ def epoch(work: Work, optimizer: str, dtype: str = "float32") -> dict:
             optimizer=make_optimizer(model, optimizer, work),
             batch_size=spec.batch_size,
             shuffle=False,
+            **THREADS,
         )
 
     train(spec.warmup_rows)  # buffers, BLAS threads and page faults settle here, untimed
@@ -93,7 +108,7 @@ def latency(work: Work, predict_sizes, step_sizes, budget: float) -> list[dict]:
     rows = []
     for n in predict_sizes:
         xs = np.resize(X, (n, X.shape[1]))
-        times = time_calls(partial(model.predict, xs), budget)
+        times = time_calls(partial(model.predict, xs, **THREADS), budget)
         rows.append({"contender": "handgrad", "what": "predict", "size": n, **summary(times)})
 
     def step(batches) -> None:
@@ -104,7 +119,7 @@ def latency(work: Work, predict_sizes, step_sizes, budget: float) -> list[dict]:
 
     def fit_one_batch(batches) -> None:
         xb, yb = next(batches)
-        model.fit(xb, yb, loss=loss, optimizer=opt, batch_size=len(xb), shuffle=False)
+        model.fit(xb, yb, loss=loss, optimizer=opt, batch_size=len(xb), shuffle=False, **THREADS)
 
     for b in step_sizes:
         times = time_calls(partial(step, _batches(X, y, b)), budget)
@@ -137,7 +152,7 @@ def sweep_point(work: Work, layers, batch_size: int, budget: float, rounds: int)
         set_weights(model, weights)
         opt = make_optimizer(model, "sgd", work)
         t0 = time.perf_counter()
-        model.fit(X, y, loss=loss, optimizer=opt, batch_size=batch_size, shuffle=False)
+        model.fit(X, y, loss=loss, optimizer=opt, batch_size=batch_size, shuffle=False, **THREADS)
         return time.perf_counter() - t0
 
     probe = 4 * batch_size

@@ -149,6 +149,38 @@ def test_trace_takes_a_row_and_its_target_from_a_file(animals, animals_model, ca
     assert "on row 3 of animals.csv" in out
 
 
+@pytest.mark.parametrize("which", ["wrong", "right"])
+def test_trace_picks_a_row_the_classifier_gets_wrong_or_right(digits_model, which, capsys):
+    model = hg.load(digits_model)
+    meta = model.metadata
+    digits = hg.datasets.load_digits()
+    mean, scale = np.array(meta["standardize"]["mean"]), np.array(meta["standardize"]["scale"])
+    predicted = model.predict((digits.X_test - mean) / scale).argmax(axis=1)
+    hits = predicted == digits.y_test
+    first = int(np.flatnonzero(~hits if which == "wrong" else hits)[0])
+    argv = ["trace", str(digits_model), "--dataset", "digits", "--row", which]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"on row {first + 1} of " in out and f"the first the model classifies {which}ly" in out
+    verdict = f"target class {digits.y_test[first]}, predicted class {predicted[first]} ({which})"
+    assert verdict in out
+
+
+def test_trace_precision_and_max_entries(digits_model, capsys):
+    argv = ["trace", str(digits_model), "--dataset", "digits", "--row", "1"]
+    assert main([*argv, "--precision", "3", "--max-entries", "6"]) == 0
+    short = capsys.readouterr().out
+    assert main(argv) == 0
+    full = capsys.readouterr().out
+    assert "showing the first and last 3 of each long axis" in short
+    logits = full.split("z [= ")[1].split("\n")[1]  # the 10 logits, on one line, whole
+    assert "⋯" not in logits and len(logits.split("[[")[1].split()) == 10
+    err = one_line_error(capsys, [*argv, "--max-entries", "4"])
+    assert "--max-entries must be at least 6" in err
+    err = one_line_error(capsys, [*argv[:-1], "worst"])
+    assert "expected a row number from 1, 'wrong' or 'right', got 'worst'" in err
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -297,3 +297,26 @@ def test_a_regression_target_too_large_for_float32(tmp_path, capsys):
     err = one_line_error(capsys, ["train", str(data), "--target", "y", *QUICK])
     assert "the target 'y' reaches 3e+26, too large for float32" in err
     assert "or use --dtype float64" in err
+
+
+@pytest.mark.parametrize("threads", [None, 2])
+def test_threads_reach_every_product_of_the_command(threads, monkeypatch, tmp_path, capsys):
+    """--threads N for training and for the evaluations and predictions after it; 1 unless told."""
+    seen = []
+    for name in ("fit", "evaluate", "predict"):
+        original = getattr(hg.Sequential, name)
+
+        def recording(self, *args, _original=original, _name=name, **kwargs):
+            seen.append((_name, kwargs.get("threads", "default")))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(hg.Sequential, name, recording)
+    extra = [] if threads is None else ["--threads", str(threads)]
+    out = tmp_path / "m.safetensors"
+    argv = ["train", "--dataset", "digits", *QUICK, "--confusion", str(tmp_path / "c.png"),
+            "--out", str(out), *extra]  # fmt: skip
+    assert main(argv) == 0
+    assert main(["evaluate", str(out), "--dataset", "digits", *extra]) == 0
+    expected = 1 if threads is None else threads
+    assert {name for name, _ in seen} == {"fit", "evaluate", "predict"}
+    assert all(t == expected for _, t in seen), seen

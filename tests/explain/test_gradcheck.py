@@ -90,3 +90,67 @@ def test_bad_arguments(kwargs, error, message):
     args = {"layer": hg.Dense(2, 2, rng=0), "x": np.ones((1, 2)), **kwargs}
     with pytest.raises(error, match=message):
         hg.gradcheck(**args)
+
+
+class MyDense(hg.Layer):
+    """A learner's dense layer with one of the usual mistakes, by name."""
+
+    def __init__(self, mistake, rng):
+        self.mistake = mistake
+        self.weight = hg.Parameter(rng.standard_normal((3, 3)))
+        self.bias = hg.Parameter(rng.standard_normal(3))
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.weight.data + self.bias.data
+
+    def backward(self, grad_out):
+        dW = self.x.T @ grad_out
+        if self.mistake == "transposed":
+            dW = dW.T
+        elif self.mistake == "sign":
+            dW = -dW
+        elif self.mistake == "times n":
+            dW = dW * len(self.x)
+        self.weight.grad[...] = dW
+        self.bias.grad[...] = grad_out.sum(axis=0)
+        return grad_out @ self.weight.data.T
+
+
+@pytest.mark.parametrize(
+    ("mistake", "hint"),
+    [
+        ("transposed", "weight: it is the transpose of the true gradient"),
+        ("sign", "weight: it is the true gradient with the wrong sign"),
+        ("times n", "weight: it is 5 times the true gradient: the 1/n of the mean is missing"),
+    ],
+)
+def test_the_usual_mistakes_are_named(rng, mistake, hint):
+    layer = MyDense(mistake, rng)
+    x, y = rng.standard_normal((5, 3)), rng.integers(0, 3, 5)
+    report = hg.gradcheck(layer, x, hg.CrossEntropyLoss(), y)
+    assert not report.passed and report["bias"].passed and report["input"].passed
+    assert [h[: len(hint)] for h in report.hints] == [hint]
+    assert f"likely: {hint}" in str(report)
+
+
+def test_a_correct_layer_has_no_hint(rng):
+    report = hg.gradcheck(MyDense("none", rng), rng.standard_normal((5, 3)))
+    assert report.passed and report.hints == ()
+
+
+def test_a_gradient_of_the_wrong_shape_is_a_problem(rng):
+    class Transposed(hg.Dense):
+        def backward(self, grad_out):
+            self.weight.grad = grad_out.T @ self._x  # dZᵀ · X: (2, 3) for a (3, 2) weight
+            self.bias.grad[...] = grad_out.sum(axis=0)
+            return grad_out @ self.weight.data.T
+
+        def forward(self, x):
+            self._x = x
+            return x @ self.weight.data + self.bias.data
+
+    layer = Transposed(3, 2, rng=rng, dtype=np.float64)
+    report = hg.gradcheck(layer, rng.standard_normal((5, 3)))
+    assert not report.passed
+    assert any("weight.grad has shape (2, 3), the parameter (3, 2)" in p for p in report.problems)

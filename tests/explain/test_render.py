@@ -94,10 +94,12 @@ def test_html_is_well_formed_and_self_contained():
     assert checker.errors == [] and checker.stack == []
     assert page.startswith("<!DOCTYPE html>")
     lowered = page.lower()
-    for outside in ("http", "src=", "<link", "<script", "@import", "url("):
+    for outside in ("http", "src=", "<link", "@import", "url(", "fetch(", "xmlhttprequest"):
         assert outside not in lowered
     names = [tag for tag, _ in checker.tags]
-    assert names.count("style") == 1 and "script" not in names
+    assert names.count("style") == 2  # the page's margin, and the trace's own
+    scripts = [attrs for tag, attrs in checker.tags if tag == "script"]
+    assert scripts == [{"type": "application/json", "class": "hg-explain"}, {}]
     text = "".join(checker.text)
     assert "Z1 = A0 · W1 + b1" in text and "19.14794925" in text
     assert "Loss w.r.t. weight" in text and "exploding" in text
@@ -105,13 +107,17 @@ def test_html_is_well_formed_and_self_contained():
 
 def test_html_cells_hold_the_numbers_and_the_gaps():
     rng = np.random.default_rng(1)
-    model = hg.Sequential([hg.Dense(10, 10, rng=rng)])
-    page = hg.trace(model, rng.standard_normal((3, 10)), np.zeros((3, 10)), hg.MSELoss()).to_html()
+    model = hg.Sequential([hg.Dense(17, 10, rng=rng)])
+    page = hg.trace(model, rng.standard_normal((3, 17)), np.zeros((3, 10)), hg.MSELoss()).to_html()
     assert parse(page).errors == []
-    after = page.split('<span class="sym">W1</span>')[1]
+    after = page.split('<span class="sym">A0</span>')[1]
     first_row = re.search(r'<table class="m"><tr>(.*?)</tr>', after).group(1)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", first_row)
-    assert len(cells) == 7 and cells[3] == "⋯"
+    assert len(cells) == 7 and cells[3] == "⋯"  # 17 inputs: elided past 16
+    weights = page.split('<span class="sym">W1</span>')[1]
+    first_row = re.search(r'<table class="m"><tr>(.*?)</tr>', weights).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", first_row)
+    assert len(cells) == 10  # 10 outputs: never elided
     assert cells[0] == format(model[0].weight.data[0, 0], ".7g")
 
 
@@ -119,7 +125,7 @@ def test_html_and_markdown_escape_what_they_show(rng):
     model = hg.Sequential([hg.Dense(2, 2, rng=rng), Weird()])
     step = hg.trace(model, rng.standard_normal((2, 2)), np.zeros((2, 2)), hg.MSELoss())
     page = step.to_html(title="a < b & c")
-    assert "<script" not in page
+    assert page.count("<script") == 2  # the page's own two; the layer's name is text
     assert "&lt;script&gt;alert(&#x27;*x*&#x27;)&lt;/script&gt;" in page
     assert "<title>a &lt; b &amp; c</title>" in page
     checker = parse(page)
@@ -156,3 +162,109 @@ def test_every_rendering_shows_the_worked_element(rng):
         assert "cells used: A0[0, :], W1[:, 0], b1[0]" in rendering
     assert 'data-cells="A0[0, :]; W1[:, 0]; b1[0]"' in page
     assert "<summary>One element worked out, <code>Z1[0, 0]</code></summary>" in page
+
+
+# The page's click-to-explain, its scoped style, images, options ---------------------------------
+
+
+def explained(page):
+    """The page's JSON: entry number → cell ("r,c") → its worked formula."""
+    import json
+
+    blob = re.search(
+        r'<script type="application/json" class="hg-explain">(.*?)</script>', page, re.S
+    )
+    return json.loads(blob.group(1).replace("<\\/", "</"))
+
+
+def css_selectors(css):
+    """Every selector of a style sheet without at-rules."""
+    out = []
+    for block in re.findall(r"([^{}]+)\{[^{}]*\}", css):
+        out += [sel.strip() for sel in block.split(",") if sel.strip()]
+    return out
+
+
+def test_every_rule_of_the_trace_style_is_scoped_under_its_own_class():
+    step = seed_trace(lr=0.01)
+    fragment = step._repr_html_()
+    assert fragment.startswith('<div class="hg-trace">') and fragment.endswith("</div>")
+    css = re.search(r"<style>(.*?)</style>", fragment, re.S).group(1)
+    selectors = css_selectors(css)
+    assert len(selectors) > 30
+    assert all(sel.startswith(".hg-trace") for sel in selectors), [
+        sel for sel in selectors if not sel.startswith(".hg-trace")
+    ]
+
+
+def test_each_card_shows_the_operands_it_uses():
+    page = seed_trace(lr=0.01).to_html()
+    card = next(
+        c for c in page.split('<div class="entry"') if "<code>dL/dW3 = A2ᵀ · dL/dZ3</code>" in c
+    )
+    for symbol in ("A2", "dL/dZ3", "dL/dW3"):
+        assert f'data-sym="{symbol}"' in card
+    assert ">5.4552<" in card and ">6.188368<" in card and ">33.75879<" in card
+
+
+def test_clicking_data_holds_every_shown_elements_worked_formula():
+    step = seed_trace(lr=0.01)
+    page = step.to_html()
+    table = explained(page)
+    entries = list(step.entries)
+    (k, _) = next((k, e) for k, e in enumerate(entries) if e.result.symbol == "dL/dW3")
+    cell = table[f"1.{k}"]["1,0"]
+    assert cell["element"] == "dL/dW3[1, 0]"
+    assert cell["lines"] == [
+        "dL/dW3[1, 0] = Σ_i A2[i, 1] · dL/dZ3[i, 0] = 6.4972·6.188368 = 40.20706"
+    ]
+    assert cell["grid"] == [["A2", [[0, 1]]], ["dL/dZ3", [[0, 0]]]]
+    assert cell["computed"] == "The layer computed dL/dW3[1, 0] = 40.20706"
+    (k1, _) = next((k, e) for k, e in enumerate(entries) if e.result.symbol == "Z1")
+    assert set(table[f"1.{k1}"]) == {"0,0", "0,1", "0,2"}
+    assert table[f"1.{k1}"]["0,2"]["lines"][1] == "= 1·0.4 + 2·0.43 + 3·0.11 + 1"
+    # the clickable cells are the result's
+    assert page.count('tabindex="0"') == sum(len(t) for t in table.values())
+
+
+def test_an_image_input_is_drawn_and_precision_and_max_entries_are_options(rng):
+    model = hg.Sequential([hg.Flatten(), hg.Dense(36, 3, rng=rng)])
+    x = rng.random((2, 6, 6, 1))
+    x[0, 2, 3, 0] = 1.0
+    x[0, 0, 0, 0] = 0.0
+    step = hg.trace(model, x, [0, 1], hg.CrossEntropyLoss())
+    page = step.to_html()
+    svgs = re.findall(r'<svg class="image".*?</svg>', page, re.S)
+    assert len(svgs) == 2 and svgs[0].count("<rect") == 36
+    # the darkest pixel is the largest value, the lightest the smallest
+    assert 'x="0" y="0" width="16" height="16" fill="rgb(255,255,255)"' in svgs[0]
+    assert 'x="48" y="32" width="16" height="16" fill="rgb(0,0,0)"' in svgs[0]
+    short = step.to_text(precision=3, max_entries=6)
+    long = step.to_text(precision=3)
+    value = step["Z1"][0, 0]
+    assert f"{value:.3g}" in short
+    assert "⋯" in short and ", showing the first and last 3 of each long axis" in short
+    # 36 features exceed 16, 3 logits never do
+    assert "Z1 (2, 3) =" in long and "Z1 (2, 3), showing" not in long
+    with pytest.raises(ValueError, match="max_entries"):
+        step.to_text(max_entries=0)
+
+
+def test_several_steps_show_a_loss_curve_and_one_step_at_a_time():
+    from handgrad.explain import notebook
+
+    model, x, target = notebook.backprop_network()
+    step = hg.trace(model, x, target, hg.MSELoss(), lr=0.01, steps=3)
+    page = step.to_html()
+    assert parse(page).errors == []
+    assert 'type="range" class="step-slider" min="1" max="3" value="1"' in page
+    divs = re.findall(r'<div class="step" data-step="(\d)"( hidden)?>', page)
+    assert divs == [("1", ""), ("2", " hidden"), ("3", " hidden")]
+    curve = re.search(r'<svg class="curve".*?</svg>', page, re.S).group(0)
+    assert curve.count("<circle") == 3
+    assert f"step 2: L = {step.losses[1]:.7g}" in curve
+    # the first point is the highest loss, at the top of the chart
+    ys = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', curve)]
+    assert ys[0] < ys[1] < ys[2]
+    table = explained(page)
+    assert {k.split(".")[0] for k in table} == {"1", "2", "3"}

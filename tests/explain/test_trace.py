@@ -146,8 +146,8 @@ ACTIVATION_FORMULAS = [
     ),
     (
         hg.Dropout(0.25, rng=0),
-        "A1 = Z1 ⊙ M, M = [U ≥ 0.25] / (1 − 0.25), U uniform in [0, 1)",
-        "dL/dZ1 = dL/dA1 ⊙ M",
+        "A1 = Z1 ⊙ M1, M1 = [U ≥ 0.25] / (1 − 0.25), U uniform in [0, 1)",
+        "dL/dZ1 = dL/dA1 ⊙ M1",
     ),
 ]
 
@@ -166,6 +166,49 @@ def test_every_built_in_layer_has_its_formulas(rng, layer, forward, backward):
     dense = [e.formula for e in entries_of(step, "backward", "2")]
     assert dense == ["dL/dW2 = A1ᵀ · dL/dZ2", "dL/db2 = Σ_samples dL/dZ2", "dL/dA1 = dL/dZ2 · W2ᵀ"]
     assert entries_of(step, "forward", "2")[0].formula == "Z2 = A1 · W2 + b2"
+
+
+@pytest.mark.parametrize("layer", [a[0] for a in ACTIVATION_FORMULAS])
+def test_every_entry_works_any_element_out_and_agrees_with_the_layer(rng, layer):
+    model = hg.Sequential([hg.Dense(3, 4, rng=rng), layer, hg.Dense(4, 3, rng=rng)])
+    x = rng.standard_normal((5, 3))
+    step = hg.trace(model, x, rng.integers(0, 3, 5), hg.CrossEntropyLoss(), lr=0.1)
+    for e in step.entries:
+        if e.path is None and e.phase == "forward":  # the input: nothing to work out
+            continue
+        assert e.worked is not None and e.explain is not None, e.formula
+        assert e.worked.value == pytest.approx(e.worked.computed, rel=1e-9, abs=1e-12), e.formula
+        # Any element, not only the one shown: the last one of the result.
+        last = tuple(d - 1 for d in e.result.shape)
+        w = e.explain(last)
+        assert w.index == last
+        assert w.value == pytest.approx(float(e.result.value[last]), rel=1e-9, abs=1e-12)
+
+
+def test_the_dropout_mask_is_shown_and_used_by_the_worked_element(rng):
+    model = hg.Sequential([hg.Dense(3, 6, rng=rng), hg.Dropout(0.5, rng=1)])
+    step = hg.trace(model, rng.standard_normal((2, 3)), np.zeros((2, 6)), hg.MSELoss())
+    mask = step["M1"]
+    assert set(np.unique(mask)) <= {0.0, 2.0} and 0 < np.count_nonzero(mask) < mask.size
+    np.testing.assert_array_equal(step["A1"], step["Z1"] * mask)
+    (fwd,) = entries_of(step, "forward", "1")
+    i = tuple(int(v) for v in np.argwhere(mask == 0)[0])
+    w = fwd.explain(i)
+    assert w.lines[0].endswith("= 0 (dropped)") and ("M1", ((i[0], i[1]),)) in w.grid
+
+
+def test_a_classifier_trace_states_target_and_predicted_class_and_probabilities(rng):
+    model = hg.Sequential([hg.Dense(3, 4, rng=rng)])
+    x = rng.standard_normal((2, 3))
+    logits = model.predict(x)
+    y = np.array([0, int(np.argmax(logits[1]))])
+    facts = dict(hg.trace(model, x, y, hg.CrossEntropyLoss()).facts())
+    p = np.exp(logits[1] - logits[1].max())
+    p /= p.sum()
+    assert facts["sample 1"].startswith(f"target class {y[1]}, predicted class {y[1]} (right)")
+    assert f"{y[1]}: {p[y[1]]:.3f}" in facts["sample 1"]
+    verdict = "right" if np.argmax(logits[0]) == 0 else "wrong"
+    assert f"predicted class {np.argmax(logits[0])} ({verdict})" in facts["sample 0"]
 
 
 @pytest.mark.parametrize("training, why", [(False, "evaluation mode"), (True, "p = 0")])
@@ -398,8 +441,11 @@ def test_every_new_layer_works_one_element_out_and_agrees_with_itself(rng, train
             layer.bias.data[...] = rng.standard_normal(layer.bias.shape)
     x, y = rng.standard_normal((3, 4, 4, 2)), np.array([0, 2, 1])
     step = hg.trace(model, x, y, hg.CrossEntropyLoss(), lr=0.1, training=training)
-    worked = {e.path: e.worked for e in step.phase("forward") if e.worked is not None}
-    assert set(worked) == {path for path, _ in model.leaves()} - {"2", "4.layer.1"}  # not ReLU
+    worked = {}
+    for e in step.phase("forward"):  # each layer's output: its first forward entry
+        if e.worked is not None:
+            worked.setdefault(e.path, e.worked)
+    assert set(worked) == {path for path, _ in model.leaves()}
     for path, w in worked.items():
         assert w.value == pytest.approx(w.computed, rel=1e-12, abs=1e-12), path
         assert w.element.startswith(
@@ -463,4 +509,66 @@ def test_relu_and_max_pool_show_as_the_two_layers_they_are(rng):
     step = hg.trace(model, x, [0, 1], hg.CrossEntropyLoss())
     assert [e.kind for e in step.phase("forward")][1:4] == ["Conv2D", "ReLU", "MaxPool2D"]
     np.testing.assert_array_equal(step["A1"], np.maximum(step["Z1"], 0))
-    assert len(model._units()) == 3  # after the trace, conv, ReLU and pool run as one pass again
+    # after the trace, the convolution, ReLU and pool run as one pass again
+    assert [len(chain) for _, chain in model._units()] == [2, 0, 0]
+
+
+def test_several_steps_are_consecutive_and_the_model_is_left_as_it_was():
+    model, x, target = notebook.backprop_network()
+    before = [p.data.copy() for p in model.parameters()]
+    step = hg.trace(model, x, target, hg.MSELoss(), lr=0.01, steps=4)
+    for p, b in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p.data, b)
+    assert len(step.steps) == 4 and step.steps[0] is step
+    # each step starts from the weights the previous update left
+    for k in range(3):
+        np.testing.assert_array_equal(step.steps[k + 1]["W1"], step.steps[k]["new W1"])
+    # the same losses as four real steps of training
+    history = model.fit(
+        x, target, loss=hg.MSELoss(), optimizer=hg.SGD(model.parameters(), lr=0.01),
+        epochs=4, batch_size=1,
+    )  # fmt: skip
+    assert step.losses == history.loss
+    assert step.losses[0] == pytest.approx(19.14794925, abs=1e-8)
+    assert "steps:" in step.to_text() and "4 consecutive steps" in step.to_text()
+    with pytest.raises(ValueError, match="steps=3 needs lr"):
+        hg.trace(model, x, target, hg.MSELoss(), steps=3)
+    with pytest.raises(ValueError, match="steps"):
+        hg.trace(model, x, target, hg.MSELoss(), lr=0.1, steps=0)
+
+
+def test_several_steps_draw_new_dropout_masks_and_give_the_generator_back(rng):
+    model = hg.Sequential(
+        [hg.Dense(3, 8, rng=rng), hg.Dropout(0.5, rng=3), hg.Dense(8, 1, rng=rng)]
+    )
+    state = model[1].rng.bit_generator.state
+    step = hg.trace(model, np.ones((2, 3)), np.zeros((2, 1)), hg.MSELoss(), lr=0.1, steps=2)
+    assert not np.array_equal(step.steps[0]["M1"], step.steps[1]["M1"])
+    assert model[1].rng.bit_generator.state == state
+    single = hg.trace(model, np.ones((2, 3)), np.zeros((2, 1)), hg.MSELoss(), lr=0.1)
+    np.testing.assert_array_equal(single["M1"], step["M1"])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_every_element_of_every_entry_of_an_image_network_is_worked_out_exactly(rng, training):
+    model = hg.Sequential(
+        [hg.Conv2D(2, 3, 3, padding=1, stride=2, rng=rng), hg.BatchNorm(3), hg.ReLU(),
+         hg.MaxPool2D(2, stride=1), hg.Residual(hg.Sequential([hg.Conv2D(3, 3, (3, 2),
+         padding="same", rng=rng), hg.ReLU()])), hg.AvgPool2D(2, stride=1), hg.LayerNorm(3),
+         hg.GlobalAvgPool(), hg.Dense(3, 4, rng=rng), hg.Reshape((4, 1)), hg.Conv1D(1, 2, 2,
+         rng=rng), hg.MaxPool1D(2), hg.AvgPool1D(1), hg.Flatten(), hg.Dense(2, 2, rng=rng)]
+    )  # fmt: skip
+    for _, state in model.named_state():
+        state.data[...] = rng.random(state.shape) + 0.5
+    x = rng.standard_normal((2, 5, 5, 2))
+    step = hg.trace(model, x, [0, 1], hg.CrossEntropyLoss(), lr=0.1, training=training)
+    for e in step.entries:
+        if e.path is None and e.phase == "forward":
+            continue
+        assert e.explain is not None, e.formula
+        for index in np.ndindex(*e.result.shape):
+            w = e.explain(index)
+            assert w.value == pytest.approx(float(e.result.value[index]), rel=1e-9, abs=1e-12), (
+                e.formula,
+                index,
+            )

@@ -59,3 +59,32 @@ def test_adam_betas_are_fixed_once_stepping(problem):
     opt.step()
     with pytest.raises(ValueError, match="betas cannot change once steps were taken"):
         opt.betas = (0.9, 0.999)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("cls", [hg.Adam, hg.AdamW])
+def test_the_update_a_piece_at_a_time_is_the_update_over_the_whole(cls, amsgrad, monkeypatch):
+    """Adam works through its arrays in pieces that fit the cache: the same values, bit for bit,
+    with pieces that do not divide the arrays; the work array is no part of the state."""
+    from handgrad.optim import adam
+
+    def train(chunk_bytes):
+        monkeypatch.setattr(adam, "CHUNK_BYTES", chunk_bytes)
+        rng = np.random.default_rng(0)
+        params = [hg.Parameter(rng.standard_normal((7, 5))), hg.Parameter(rng.standard_normal(3))]
+        opt = cls(params, lr=0.01, amsgrad=amsgrad, weight_decay=0.1)
+        for _ in range(5):
+            for p in params:
+                p.grad[...] = rng.standard_normal(p.data.shape)
+            opt.step()
+        return [p.data.copy() for p in params], opt.state_dict()
+
+    whole, state = train(1 << 20)
+    for chunk_bytes in (8, 24, 8 * 37):  # one value, three, a piece longer than a parameter
+        pieces, _ = train(chunk_bytes)
+        for a, b in zip(whole, pieces, strict=True):
+            np.testing.assert_array_equal(a, b)
+    moments = {"exp_avg_scaled", "exp_avg_sq_scaled"}
+    if amsgrad:
+        moments.add("max_exp_avg_sq_scaled")
+    assert moments <= set(state["state"][0]) and "scratch" not in state["state"][0]

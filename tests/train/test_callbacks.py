@@ -83,3 +83,39 @@ def test_progress_lines_when_not_a_terminal(rng):
     lines = text.strip().splitlines()
     assert "\r" not in text and len(lines) == 3
     assert lines[0].startswith("epoch 1/3 - loss ") and " - val_accuracy " in lines[0]
+
+
+def test_the_notebook_bar_is_drawn_in_place_and_only_in_a_kernel(monkeypatch):
+    from handgrad.train import callbacks
+
+    assert not callbacks.in_notebook_kernel()  # pytest is no Jupyter kernel
+    drawn: list[list[str]] = []
+
+    texts: list[str] = []
+
+    def show(html, text):
+        drawn.append([html])
+        texts.append(text)
+
+        def update(html, text):
+            drawn[-1].append(html)
+            texts.append(text)
+
+        return update
+
+    monkeypatch.setattr(callbacks, "in_notebook_kernel", lambda: True)
+    monkeypatch.setattr(callbacks, "notebook_display", lambda: show)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((100, 3)), rng.integers(0, 2, 100)
+    model = hg.Sequential([hg.Dense(3, 2, rng=0)])
+    history = model.fit(
+        X, y, loss=hg.CrossEntropyLoss(), optimizer=hg.SGD(model.parameters(), lr=0.1),
+        epochs=2, batch_size=10, verbose=1,
+    )  # fmt: skip
+    assert len(drawn) == 2  # one bar per epoch, each redrawn in place
+    first, last = drawn[0][0], drawn[0][-1]
+    assert first.startswith('<div class="hg-progress">') and 'value="0" max="10"' in first
+    assert 'value="10" max="10"' in last and "epoch 1/2 · 10/10 batches" in last
+    assert f"loss {history.loss[0]:.4f}" in last
+    assert len(drawn[0]) == 1 + 10 + 1  # drawn, then after each batch, then with the figures
+    assert texts[len(drawn[0]) - 1].startswith("epoch 1/2 · 10/10 batches · loss ")

@@ -117,6 +117,18 @@ def nonnegative_int(text: str) -> int:
     return _integer(text, 0)
 
 
+def row_choice(text: str) -> int | str:
+    """A row number from 1, or ``wrong`` / ``right``: the first row the model classifies so."""
+    if text in ("wrong", "right"):
+        return text
+    try:
+        return _integer(text, 1)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a row number from 1, 'wrong' or 'right', got {text!r}"
+        ) from None
+
+
 def delimiter(text: str) -> str:
     """One character; ``tab`` (or ``\\t``) for a tab."""
     value = "\t" if text in ("tab", "\\t") else text
@@ -204,6 +216,17 @@ def _add_verbose(p: argparse.ArgumentParser) -> None:
         default=1,
         help="0 silent; 1 a progress bar on a terminal, else one line per epoch (default); "
         "2 one line per epoch",
+    )
+
+
+def _add_threads(p) -> None:
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="threads of the matrix products (default 1: the products of these networks gain "
+        "little from more, and on a busy machine more threads wait for each other)",
     )
 
 
@@ -297,6 +320,7 @@ def _add_train(commands) -> None:
         help="data-parallel training over MPI: launch with 'mpiexec -n N handgrad train ...'; "
         "--batch-size is then the batch of all ranks together",
     )
+    _add_threads(fit)
     _add_verbose(fit)
     out = p.add_argument_group("output")
     out.add_argument("--out", metavar="MODEL", help="save the model here (.safetensors)")
@@ -353,6 +377,7 @@ def _add_evaluate(commands) -> None:
     )
     _add_model_data(p)
     p.add_argument("--confusion", metavar="PNG", help="write the confusion matrix here")
+    _add_threads(p)
 
 
 def _add_predict(commands) -> None:
@@ -376,6 +401,7 @@ def _add_predict(commands) -> None:
         metavar="COLS",
         help="copy these columns of DATA (e.g. id) into the predictions, before them",
     )
+    _add_threads(p)
 
 
 def _add_summary(commands) -> None:
@@ -407,7 +433,11 @@ def _add_trace(commands) -> None:
     _add_csv_options(p)
     _add_unknown_categories(p)
     p.add_argument(
-        "--row", type=positive_int, default=1, help="the row of --data or --dataset (from 1)"
+        "--row",
+        type=row_choice,
+        default=1,
+        help="the row of --data or --dataset: a number from 1, or 'wrong' / 'right', the first "
+        "row a classifier gets wrong or right",
     )
     p.add_argument("--target", metavar="VALUE", help="the class label, or the value(s)")
     p.add_argument(
@@ -416,6 +446,15 @@ def _add_trace(commands) -> None:
     p.add_argument("--no-update", action="store_true", help="stop the trace after the gradients")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the dropout masks")
     p.add_argument("--format", choices=("text", "md", "html"), default="text")
+    p.add_argument(
+        "--precision", type=positive_int, default=7, help="significant digits of the numbers (7)"
+    )
+    p.add_argument(
+        "--max-entries",
+        type=positive_int,
+        default=16,
+        help="longest axis shown whole; longer ones show their first and last 3 entries (16)",
+    )
     p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
 
 

@@ -108,6 +108,7 @@ def train(args: argparse.Namespace) -> int:
         csv=CsvOptions(args.delimiter, args.header),
         verbose=args.verbose,
         distributed=args.distributed,
+        threads=args.threads,
     )
     speaks = True
     if args.distributed:
@@ -135,13 +136,16 @@ def evaluate(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     X = card.standardizer.transform(data.X, model.dtype)
     loss = make_loss(card.loss)
-    scores = model.evaluate(X, loss_targets(data.y, card.loss, model.dtype), loss=loss)
+    scores = model.evaluate(
+        X, loss_targets(data.y, card.loss, model.dtype), loss=loss, threads=args.threads
+    )
     print(f"{args.model} on {data.description}")
     print("  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     if args.confusion is not None:
         if card.task != "classification":
             raise ValueError("--confusion needs a classifier; this model does regression")
-        write_confusion(args.confusion, data.y, model.predict(X), card.raw, data.description)
+        logits = model.predict(X, threads=args.threads)
+        write_confusion(args.confusion, data.y, logits, card.raw, data.description)
         print(f"wrote the confusion matrix to {replaced(args.confusion, existed)}")
     return 0
 
@@ -160,7 +164,7 @@ def predict(args: argparse.Namespace) -> int:
         keep=args.keep,
         **_reading(args),
     )
-    outputs = model.predict(card.standardizer.transform(data.X, model.dtype))
+    outputs = model.predict(card.standardizer.transform(data.X, model.dtype), threads=args.threads)
     if card.task == "classification":
         header = [card.target_name]
         indices = predicted_classes(outputs, card.loss)
@@ -262,18 +266,24 @@ def trace(args: argparse.Namespace) -> int:
         if args.model is None:
             raise ValueError("give MODEL (a model file) or --example seed")
         model, card = _load_card(args.model)
-        x, target, where = _trace_row(args, card)
+        x, target, where = _trace_row(args, card, model)
         for _, generator in model.generators():  # Dropout's masks, drawn from --seed
             generator.bit_generator.state = np.random.default_rng(args.seed).bit_generator.state
         X = card.standardizer.transform(x[None, :], model.dtype)
         step = trace_step(model, X, target, make_loss(card.loss), lr=lr)
         title = f"{Path(args.model).name} on {where}, standardised as (x − mean) / scale"
+    if args.max_entries < 6:
+        raise ValueError(
+            f"--max-entries must be at least 6 (an elided axis keeps 3 entries at each end), "
+            f"got {args.max_entries}"
+        )
+    options = {"precision": args.precision, "max_entries": args.max_entries}
     if args.format == "html":
-        text = step.to_html(title=title)
+        text = step.to_html(title=title, **options)
     elif args.format == "md":
-        text = f"**{title}**\n\n{step.to_markdown()}"
+        text = f"**{title}**\n\n{step.to_markdown(**options)}"
     else:
-        text = f"{title}\n\n{step.to_text()}"
+        text = f"{title}\n\n{step.to_text(**options)}"
     if to_stdout:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
@@ -282,7 +292,9 @@ def trace(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trace_row(args: argparse.Namespace, card: ModelCard) -> tuple[np.ndarray, Any, str]:
+def _trace_row(
+    args: argparse.Namespace, card: ModelCard, model: Sequential
+) -> tuple[np.ndarray, Any, str]:
     """The raw features of the traced row, its target in the loss's form, and where it is from."""
     given = [o for o in ("input", "data", "dataset") if getattr(args, o) is not None]
     if len(given) != 1:
@@ -300,12 +312,16 @@ def _trace_row(args: argparse.Namespace, card: ModelCard) -> tuple[np.ndarray, A
         where = "the given input"
     else:
         data = read_model_data(card, args.data, args.dataset, None, False, **_reading(args))
-        if args.row > len(data.X):
-            raise ValueError(f"--row {args.row}: {data.description} has {len(data.X)} rows")
-        x = np.asarray(data.X[args.row - 1], dtype=np.float64)
+        row = args.row
+        if isinstance(row, str):
+            row = _classified_row(row, model, card, data)
+        if row > len(data.X):
+            raise ValueError(f"--row {row}: {data.description} has {len(data.X)} rows")
+        x = np.asarray(data.X[row - 1], dtype=np.float64)
         if data.y is not None:
-            file_target = data.y[args.row - 1 : args.row]
-        where = f"row {args.row} of {data.description}"
+            file_target = data.y[row - 1 : row]
+        how = "" if row == args.row else f", the first the model classifies {args.row}ly"
+        where = f"row {row} of {data.description}{how}"
     if args.target is not None:
         if card.task == "classification":
             y = encode_labels([args.target.strip()], card.classes, "--target")
@@ -318,6 +334,22 @@ def _trace_row(args: argparse.Namespace, card: ModelCard) -> tuple[np.ndarray, A
     if card.loss == "cross_entropy":
         return x, y.reshape(1), where
     return x, np.asarray(y, dtype=np.float64).reshape(1, -1), where
+
+
+def _classified_row(which: str, model: Sequential, card: ModelCard, data) -> int:
+    """The first row (from 1) that the classifier gets ``"wrong"`` or ``"right"``."""
+    if card.task != "classification":
+        raise ValueError(f"--row {which}: only a classifier's rows are right or wrong")
+    if data.y is None:
+        raise ValueError(f"--row {which}: {data.description} has no targets to compare with")
+    predicted = model.predict(card.standardizer.transform(np.asarray(data.X), model.dtype))
+    hits = np.argmax(predicted, axis=1) == np.asarray(data.y).reshape(-1)
+    rows = np.flatnonzero(~hits if which == "wrong" else hits)
+    if len(rows) == 0:
+        raise ValueError(
+            f"--row {which}: the model classifies no row of {data.description} {which}ly"
+        )
+    return int(rows[0]) + 1
 
 
 # export ----------------------------------------------------------------------------------------

@@ -176,6 +176,7 @@ class TrainingData:
     y_test: np.ndarray | None = None
     table: Table | None = None
     notes: list[str] = field(default_factory=list)
+    row_shape: tuple[int, ...] | None = None  # one sample as an image or a signal, if it is one
 
     def features(
         self, n: int, training_rows: np.ndarray | None
@@ -248,6 +249,7 @@ def _arrays(ds: datasets.Dataset, ignore: tuple[str, ...]) -> TrainingData:
         feature_names=ds.feature_names,
         X_test=ds.X_test,
         y_test=ds.y_test,
+        row_shape=ds.row_shape,
     )
 
 
@@ -271,6 +273,7 @@ def drop_features(ds: datasets.Dataset, names: tuple[str, ...]) -> datasets.Data
         X_train=ds.X_train[:, keep],
         X_test=None if ds.X_test is None else ds.X_test[:, keep],
         feature_names=[ds.feature_names[i] for i in keep],
+        row_shape=None,  # a sample without some of its values is no longer an image
     )
 
 

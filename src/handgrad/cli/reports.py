@@ -99,7 +99,7 @@ def save_training_outputs(
             return
         name = next(n for n in ("test", "validation", "training") if n in result.parts)
         part = result.parts[name]
-        logits = result.model.predict(part.X)
+        logits = result.model.predict(part.X, threads=result.threads)
         write_confusion(confusion, part.labels, logits, meta, f"{meta['data']}, {name} rows")
         where = replaced(confusion, existing.get("--confusion", False))
         print(f"wrote the confusion matrix ({name} rows) to {where}")

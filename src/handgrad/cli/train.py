@@ -75,6 +75,7 @@ class TrainSpec:
     csv: CsvOptions = field(default_factory=CsvOptions)
     verbose: int = 1
     distributed: bool = False
+    threads: int = 1
 
     def hyperparameters(self) -> dict[str, Any]:
         """The choices that shape the model, for its metadata (no paths: where files go does not
@@ -125,6 +126,7 @@ class TrainResult:
     parts: dict[str, Split]
     loss: Loss
     results: dict[str, dict[str, float]] = field(default_factory=dict)
+    threads: int = 1  # the BLAS threads of the run, for the predictions made after it
 
 
 def default_loss(task: str) -> str:
@@ -410,13 +412,16 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
         gradient_clip=spec.gradient_clip,
         resume_from=spec.resume,
         distributed=distributed,
+        threads=spec.threads,
     )
     if coding.scaler is not None:
         unscale_output(model, coding.scaler)
         for name, (_, y_part) in raw.items():
             parts[name].y = coding.raw(y_part)
 
-    results = {name: model.evaluate(p.X, p.y, loss=loss) for name, p in parts.items()}
+    results = {
+        name: model.evaluate(p.X, p.y, loss=loss, threads=spec.threads) for name, p in parts.items()
+    }
     metadata = {
         "cli_format": CLI_FORMAT,
         "task": ds.task,
@@ -431,7 +436,7 @@ def train(spec: TrainSpec, on_data: Callable[[str], None] | None = None) -> Trai
         "training": {**spec.hyperparameters(), "epochs_run": len(history)},
         "results": results,
     }
-    return TrainResult(model, history, metadata, parts, loss, results)
+    return TrainResult(model, history, metadata, parts, loss, results, spec.threads)
 
 
 def _describe_data(ds: TrainingData, X: np.ndarray, parts: dict[str, Split]) -> str:

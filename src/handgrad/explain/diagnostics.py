@@ -28,6 +28,14 @@ flag           when                                   why this threshold
                                                       weights entirely, and training overshoots
 =============  =====================================  ===========================================
 
+On one sample (a trace of one row) a unit that is off is only **inactive for this sample**: it may
+be on for the next row, so it is flagged ``inactive``, never ``dead``; run ``hg.diagnose`` on
+the data set to know. The ratio is that of *this* step: the first steps of a fresh network
+often have the largest gradients (its loss is at its highest), so a layer flagged ``exploding``
+at the first step may still train, as the notebook's network does at ``lr = 0.01``; the flag says
+that this step replaces a large part of the layer's weights, which a run that overshoots shows
+first.
+
 The update ratio depends on the learning rate, so give the one you train with; the default
 ``lr = 1e-3`` is Adam's default step size. (For Adam the real step is about ``lr`` per element
 whatever the gradient's size, so there the gradient-based ratio says how the gradients compare
@@ -43,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _html
 from .._validation import as_batch, check_bool, check_positive, describe
 from ..nn.activations import ReLU
 from ..nn.losses import Loss
@@ -107,7 +116,13 @@ class Diagnosis:
         for h in self.layers:
             where = f"layer {h.path} {h.layer}"
             for flag in h.flags:
-                if flag == "dead":
+                if flag == "inactive":
+                    out.append(
+                        f"{where}: {h.dead_units} of {h.units} units inactive for this sample "
+                        f"(pre-activation ≤ 0); one sample cannot tell a dead unit, "
+                        f"hg.diagnose on the data set can"
+                    )
+                elif flag == "dead":
                     out.append(
                         f"{where}: {h.dead_units} of {h.units} units dead (pre-activation ≤ 0 "
                         f"for all {_samples(self.n_samples)}; flagged from {DEAD_FRACTION:.0%})"
@@ -123,6 +138,52 @@ class Diagnosis:
                         f"> {EXPLODING_RATIO:g} at lr = {self.lr:g}"
                     )
         return out
+
+    def notes(self) -> list[str]:
+        """Why the flags of one step are what they are, where a reader may wonder."""
+        if any("exploding" in h.flags for h in self.layers):
+            return [
+                "An update ratio is that of this one step: a fresh network's first gradients are "
+                "often its largest (the loss is at its highest), so a layer flagged exploding "
+                "may still train; the flag says that this step replaces more than a tenth of "
+                "the layer's weights, where a run that overshoots starts."
+            ]
+        return []
+
+    @property
+    def relu_heading(self) -> str:
+        return "inactive ReLUs" if self.n_samples == 1 else "dead ReLUs"
+
+    def _repr_html_(self) -> str:
+        """The table and the flags, for a notebook."""
+        head = ("layer", "", self.relu_heading, "‖θ‖", "‖∇θ‖", "update ratio", "flags")
+        classes = ["hg-bad" if h.flags else "" for h in self.layers]
+        messages = self.messages()
+        flags = (
+            "".join(f'<p class="hg-bad">{_html.esc(m)}</p>' for m in messages)
+            if messages
+            else '<p class="hg-good">no layer flagged</p>'
+        )
+        notes = "".join(f'<p class="hg-note">{_html.esc(n)}</p>' for n in self.notes())
+        body = (
+            f'<p class="hg-title">diagnosis: {_html.esc(self.summary())}</p>'
+            + _html.table(head, self.rows(), numeric=(2, 3, 4, 5), row_classes=classes)
+            + flags
+            + notes
+        )
+        return _html.fragment("hg-diagnosis", body)
+
+    def _repr_markdown_(self) -> str:
+        head = ("layer", "", self.relu_heading, "‖θ‖", "‖∇θ‖", "update ratio", "flags")
+        lines = [
+            f"**diagnosis**: {_html.md_cell(self.summary())}",
+            "",
+            _html.md_table(head, self.rows()),
+            "",
+        ]
+        lines += [f"- {_html.md_cell(m)}" for m in self.messages()] or ["no layer flagged"]
+        lines += ["", *(_html.md_cell(n) for n in self.notes())]
+        return "\n".join(lines).rstrip() + "\n"
 
     def summary(self) -> str:
         return (
@@ -143,7 +204,7 @@ class Diagnosis:
 
     def __str__(self) -> str:
         head = (
-            f"{'layer':<7}{'':<16}{'dead ReLUs':>14}{'‖θ‖':>11}{'‖∇θ‖':>11}"
+            f"{'layer':<7}{'':<16}{self.relu_heading:>14}{'‖θ‖':>11}{'‖∇θ‖':>11}"
             f"{'update ratio':>14}  flags"
         )
         lines = [
@@ -155,7 +216,11 @@ class Diagnosis:
             line = f"{path:<7}{_cut(layer, 15):<16}{dead:>14}{p:>11}{g:>11}{r:>14}  {flags}"
             lines.append(line.rstrip())
         lines += self.messages() or ["no layer flagged"]
+        lines += self.notes()
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def _samples(n: int) -> str:
@@ -172,15 +237,16 @@ def _cut(text: str, width: int) -> str:
 
 def diagnosis_of(record: StepRecord, lr: float) -> Diagnosis:
     """The diagnosis of an observed step (the numbers the step computed)."""
+    one = len(record.x) == 1
     return Diagnosis(
-        layers=tuple(h for call in record.calls if (h := _health(call, lr)) is not None),
+        layers=tuple(h for call in record.calls if (h := _health(call, lr, one)) is not None),
         loss_value=record.loss_value,
         lr=lr,
         n_samples=len(record.x),
     )
 
 
-def _health(call: LayerCall, lr: float) -> LayerHealth | None:
+def _health(call: LayerCall, lr: float, one_sample: bool) -> LayerHealth | None:
     name = repr(call.layer)
     fields: dict[str, Any] = {}
     flags = []
@@ -189,7 +255,7 @@ def _health(call: LayerCall, lr: float) -> LayerHealth | None:
         dead = int(np.count_nonzero(np.all(call.input.reshape(-1, units) <= 0, axis=0)))
         fields.update(dead_units=dead, units=units)
         if units and dead / units >= DEAD_FRACTION:
-            flags.append("dead")
+            flags.append("inactive" if one_sample else "dead")
     if call.params:
         param_norm = _norm(call.params.values())
         grad_norm = _norm(call.grads.values())

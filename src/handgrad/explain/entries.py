@@ -3,7 +3,8 @@ evaluated) — and how their numbers print.
 
 * Numbers are shown to ``precision`` significant digits (7 by default, 10 for scalars such as
   the loss), columns aligned on the decimal point.
-* A matrix with more than ``max_rows`` rows or ``max_cols`` columns is elided: its first and last
+* A matrix with more than ``max_rows`` rows or ``max_cols`` columns (16 each) is elided: its
+  first and last
   ``edge`` rows (columns) are shown around ``⋮`` (``⋯``), and its shape is always written.
 * A symbol's values are printed where it first appears; later entries name it with its shape.
 """
@@ -11,7 +12,7 @@ evaluated) — and how their numbers print.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,9 @@ class WorkedElement:
     computed: float
     parts: tuple[Term, ...] = ()
     cells: tuple[tuple[str, str], ...] = ()
+    #: The same cells as ``(symbol, ((row, column), …))`` in the 2-D view a page shows of each
+    #: operand (first axis down, the others flattened across).
+    grid: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +84,9 @@ class Entry:
     result: Term
     operands: tuple[Term, ...] = ()
     worked: WorkedElement | None = None
+    #: ``explain(index)`` works out any element of the result (None without a rule): what a page
+    #: shows when an element is clicked.
+    explain: Callable[[tuple[int, ...]], WorkedElement] | None = None
 
     @property
     def formula_text(self) -> str:
@@ -91,16 +98,27 @@ class Entry:
         return render_entries_text([self])
 
 
+#: An axis of up to this many entries is shown whole (a classifier's 10 logits, an 8×8 image).
+MAX_ENTRIES = 16
+
+
 @dataclass(frozen=True)
 class RenderOptions:
     precision: int = 7
-    max_rows: int = 8
-    max_cols: int = 8
+    max_rows: int = MAX_ENTRIES
+    max_cols: int = MAX_ENTRIES
     edge: int = 3
 
     @staticmethod
-    def make(precision=7, max_rows=8, max_cols=8, edge=3) -> RenderOptions:
+    def make(
+        precision=7, max_rows=None, max_cols=None, edge=3, max_entries=MAX_ENTRIES
+    ) -> RenderOptions:
+        """Checked options; ``max_entries`` sets both ``max_rows`` and ``max_cols`` unless they
+        are given."""
         edge = check_int(edge, "edge", minimum=1)
+        max_entries = check_int(max_entries, "max_entries", minimum=1)
+        max_rows = max_entries if max_rows is None else max_rows
+        max_cols = max_entries if max_cols is None else max_cols
         limits = {"max_rows": max_rows, "max_cols": max_cols}
         for name, value in limits.items():
             if check_int(value, name) < 2 * edge:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _html
 from .._validation import as_input_array, check_int, check_positive, describe
 from ..nn.layer import Layer
 from ..nn.losses import Loss
@@ -36,6 +37,8 @@ class GradcheckEntry:
     max_abs_error: float
     max_rel_error: float
     passed: bool
+    #: For a failed tensor, the usual mistake its numbers match, if any (see :func:`mistake`).
+    hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class GradcheckReport:
         return not self.problems and all(e.passed for e in self.entries)
 
     @property
+    def hints(self) -> tuple[str, ...]:
+        """The usual mistakes the failed tensors' numbers match, one sentence each."""
+        return tuple(f"{e.name}: {e.hint}" for e in self.entries if e.hint)
+
+    @property
     def max_rel_error(self) -> float:
         return max((e.max_rel_error for e in self.entries), default=0.0)
 
@@ -65,6 +73,54 @@ class GradcheckReport:
             if entry.name == name:
                 return entry
         raise KeyError(f"no entry {name!r}; entries are {[e.name for e in self.entries]}")
+
+    def _rows(self) -> list[tuple[str, str, str, str, str, str]]:
+        return [
+            (
+                e.name,
+                str(e.shape),
+                str(e.checked),
+                f"{e.max_abs_error:.2e}",
+                f"{e.max_rel_error:.2e}",
+                "yes" if e.passed else "NO",
+            )
+            for e in self.entries
+        ]
+
+    _HEAD = ("tensor", "shape", "checked", "max abs err", "max rel err", "ok")
+
+    def _repr_html_(self) -> str:
+        """The table, its problems and the verdict, for a notebook."""
+        verdict = '<p class="hg-good">PASSED</p>' if self.passed else '<p class="hg-bad">FAILED</p>'
+        body = (
+            f'<p class="hg-title">gradcheck: L = {self.loss_value:.6g}, eps = {self.eps:g}, '
+            f"rtol = {self.rtol:g}</p>"
+            + _html.table(
+                self._HEAD,
+                self._rows(),
+                numeric=(2, 3, 4),
+                row_classes=["" if e.passed else "hg-bad" for e in self.entries],
+            )
+            + "".join(f'<p class="hg-bad">problem: {_html.esc(p)}</p>' for p in self.problems)
+            + "".join(f'<p class="hg-bad">likely: {_html.esc(h)}</p>' for h in self.hints)
+            + verdict
+        )
+        return _html.fragment("hg-gradcheck", body)
+
+    def _repr_markdown_(self) -> str:
+        lines = [
+            f"**gradcheck**: L = {self.loss_value:.6g}, eps = {self.eps:g}, rtol = {self.rtol:g}",
+            "",
+            _html.md_table(self._HEAD, self._rows()),
+            "",
+        ]
+        lines += [f"- problem: {_html.md_cell(p)}" for p in self.problems]
+        lines += [f"- likely: {_html.md_cell(h)}" for h in self.hints]
+        lines.append("**PASSED**" if self.passed else "**FAILED**")
+        return "\n".join(lines) + "\n"
+
+    def __repr__(self) -> str:
+        return str(self)
 
     def __str__(self) -> str:
         head = (
@@ -79,6 +135,7 @@ class GradcheckReport:
                 f"{e.max_rel_error:>13.2e}  {mark}"
             )
         lines.extend(f"problem: {p}" for p in self.problems)
+        lines.extend(f"likely: {h}" for h in self.hints)
         lines.append("PASSED" if self.passed else "FAILED")
         return "\n".join(lines)
 
@@ -186,6 +243,13 @@ def _check(layer, x, loss, target, named, eps, rtol, atol, max_checks, seed) -> 
 
     entries = []
     for name, p in named:
+        if analytic[name].shape != p.data.shape:
+            problems.append(
+                f"{name}.grad has shape {analytic[name].shape}, the parameter {p.data.shape}: "
+                "a gradient has its parameter's shape (a transposed product, e.g. dZᵀ · X for "
+                "Xᵀ · dZ, gives the wrong one)"
+            )
+            continue
         entries.append(
             _compare(name, p.data, analytic[name], objective, eps, rtol, atol, max_checks, rng)
         )
@@ -221,4 +285,42 @@ def _compare(name, array, analytic, objective, eps, rtol, atol, max_checks, rng)
     scale = float(max(np.max(np.abs(exact), initial=0.0), np.max(np.abs(numeric), initial=0.0)))
     rel_err = abs_err / scale if scale > 0 else 0.0
     passed = bool(rel_err <= rtol or abs_err <= atol)
-    return GradcheckEntry(name, tuple(array.shape), len(chosen), abs_err, rel_err, passed)
+    hint = ""
+    if not passed and len(chosen) == n:
+        hint = mistake(analytic, numeric.reshape(array.shape), rtol)
+    return GradcheckEntry(name, tuple(array.shape), len(chosen), abs_err, rel_err, passed, hint)
+
+
+def mistake(analytic: np.ndarray, numeric: np.ndarray, rtol: float = 1e-6) -> str:
+    """The usual mistake that turns the true gradient ``numeric`` into ``analytic``, or ``""``.
+
+    Each is recognised by its numbers: the transpose of the true gradient (a square weight
+    matrix multiplied the wrong way round), its negative (a sign), twice it (a backward that
+    adds into ``.grad`` run twice, or a factor 2 of ``½x²`` forgotten the other way), a whole
+    multiple k of it (the mean's 1/n missing: k is the batch size), or a fraction 1/k of it
+    (divided by n once too often).
+    """
+
+    def close(a, b) -> bool:
+        scale = max(float(np.max(np.abs(b), initial=0.0)), 1e-300)
+        return float(np.max(np.abs(a - b), initial=0.0)) <= max(rtol, 1e-6) * scale * 10
+
+    if not np.any(numeric) or analytic.shape != numeric.shape:
+        return ""
+    if analytic.ndim == 2 and analytic.shape[0] == analytic.shape[1] and close(analytic.T, numeric):
+        return "it is the transpose of the true gradient: the product is the wrong way round"
+    if close(-analytic, numeric):
+        return "it is the true gradient with the wrong sign"
+    big = np.argmax(np.abs(numeric))
+    ratio = float(analytic.reshape(-1)[big] / numeric.reshape(-1)[big])
+    k = round(ratio)
+    if k >= 2 and close(analytic, k * numeric):
+        if k == 2:
+            return (
+                "it is twice the true gradient: added into .grad instead of overwriting it, "
+                "or a factor 2 too many"
+            )
+        return f"it is {k} times the true gradient: the 1/n of the mean is missing (n = {k}?)"
+    if ratio and (k := round(1 / ratio)) >= 2 and close(analytic * k, numeric):
+        return f"it is 1/{k} of the true gradient: divided by n = {k} once too often?"
+    return ""

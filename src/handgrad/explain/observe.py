@@ -70,6 +70,8 @@ class LayerCall:
     #: The layer's state arrays before and after its forward (batch norm's running statistics).
     state_before: dict[str, np.ndarray] = field(default_factory=dict)
     state_after: dict[str, np.ndarray] = field(default_factory=dict)
+    #: What the layer's ``trace_values()`` gave after its forward (Dropout's mask).
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -92,11 +94,22 @@ def _copy(value: Any) -> np.ndarray:
 
 
 def observe_step(
-    model: Layer, x: np.ndarray, target: Any, loss: Loss, lr: float | None, training: bool
+    model: Layer,
+    x: np.ndarray,
+    target: Any,
+    loss: Loss,
+    lr: float | None,
+    training: bool,
+    *,
+    advance: bool = False,
 ) -> StepRecord:
     """Run one step of ``model`` on ``(x, target)`` and record it; see the module docstring.
-
     The arguments are assumed checked by the caller (``x`` a batch, ``lr`` None or > 0).
+
+    With ``advance``, the step is kept as a real one would be: the parameters keep their
+    update, the state arrays and the random generators move on; only the gradients and the
+    watched methods are put back. ``trace(steps=N)`` runs its steps so, then puts the whole
+    model back.
     """
     positions = model.leaves()
     layers = {id(layer): layer for _, layer in positions}
@@ -127,6 +140,7 @@ def observe_step(
             call = LayerCall("", layer, layer.training, given, _copy(y), values)
             call.state_before = before
             call.state_after = {name: a.data.copy() for name, a in layer.named_state(recurse=own)}
+            call.extras = {name: _copy(v) for name, v in layer.trace_values().items()}
             forwards.append(call)
             return y
 
@@ -178,13 +192,16 @@ def observe_step(
                     layer.__dict__[name] = own
             # The optimizer may have rebound data and grad to views of a flat buffer of its own.
             for p, data, data_values, grad, grad_values in saved_params:
+                if advance:
+                    data_values = p.data.copy()
                 p.data, p.grad = data, grad
                 data[...] = data_values
                 grad[...] = grad_values
-            for g, state in generators.values():
-                g.bit_generator.state = state
-            for a, values in saved_state:
-                a.data[...] = values
+            if not advance:
+                for g, state in generators.values():
+                    g.bit_generator.state = state
+                for a, values in saved_state:
+                    a.data[...] = values
 
 
 def _returned(value: Any, layer: Layer, method: str, what: str) -> np.ndarray:

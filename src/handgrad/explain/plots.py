@@ -1,9 +1,10 @@
 """Figures of a training run: learning curves and a confusion matrix.
 
-Drawn with matplotlib's object interface on the Agg canvas (a PNG, no window, no global pyplot
-state), imported only when a figure is made: ``pip install 'handgrad[cli]'``. Each ``*_figure``
-function returns the ``matplotlib.figure.Figure``, so the plotted data can be read back from it;
-:func:`save_png` writes one.
+The learning curves are :mod:`handgrad.train.figures`' (``History.plot()`` draws them too),
+re-exported here. Drawn with matplotlib's object interface on the Agg canvas (a PNG, no window,
+no global pyplot state), imported only when a figure is made: ``pip install 'handgrad[cli]'``.
+Each ``*_figure`` function returns the ``matplotlib.figure.Figure``, which a notebook shows
+inline, so the plotted data can be read back from it; :func:`save_png` writes one.
 """
 
 from __future__ import annotations
@@ -15,56 +16,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validation import as_input_array, check_int, describe
-from ..train.run import History
+from ..train.figures import CURVE_METRICS, learning_curves_figure, matplotlib_figure
+
+__all__ = [
+    "CURVE_METRICS",
+    "confusion_figure",
+    "confusion_matrix",
+    "learning_curves_figure",
+    "save_png",
+]
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-#: The metric drawn beside the loss, the first of these that the history holds.
-CURVE_METRICS = ("accuracy", "r2", "mae")
-_METRIC_TITLES = {"accuracy": "accuracy", "r2": "R²", "mae": "mean absolute error"}
 #: Beyond this many classes the cells of a confusion matrix are too small to print counts in.
 MAX_ANNOTATED_CLASSES = 20
-
-
-def _matplotlib_figure(**kwargs: Any) -> Figure:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError("drawing figures needs matplotlib: pip install 'handgrad[cli]'") from exc
-    fig = Figure(layout="constrained", **kwargs)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def learning_curves_figure(history: History, title: str | None = None) -> Figure:
-    """The training and validation loss per epoch and, beside it, the first metric of
-    :data:`CURVE_METRICS` the history holds (training and validation).
-
-    The x axis counts epochs from 1; a run resumed from a checkpoint shows its earlier epochs too.
-    In the axes, lines are in the order training, validation.
-    """
-    logs = getattr(history, "history", None)
-    if not isinstance(logs, dict) or "loss" not in logs or not logs["loss"]:
-        raise ValueError(f"history must be a History with at least one epoch, got {history!r}")
-    epochs = np.asarray(history.epochs) + 1
-    metric = next((m for m in CURVE_METRICS if m in logs), None)
-    panels = [("loss", "loss")] + ([(metric, _METRIC_TITLES[metric])] if metric else [])
-    fig = _matplotlib_figure(figsize=(5.5 * len(panels), 4))
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (key, label) in zip(axes, panels):
-        ax.plot(epochs, logs[key], marker="o", markersize=3, label="training")
-        if f"val_{key}" in logs:
-            ax.plot(epochs, logs[f"val_{key}"], marker="o", markersize=3, label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.set_title(label)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    return fig
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
@@ -98,7 +64,7 @@ def confusion_figure(matrix: Any, classes: Sequence, title: str | None = None) -
     total = matrix.sum()
     accuracy = np.trace(matrix) / total if total else float("nan")
     side = min(max(4.0, 0.5 * k + 2), 14.0)
-    fig = _matplotlib_figure(figsize=(side + 1, side))
+    fig = matplotlib_figure(figsize=(side + 1, side))
     ax = fig.subplots()
     image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8)

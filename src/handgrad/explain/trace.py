@@ -42,13 +42,14 @@ numbers its layers, and holds ``Wl``, ``bl`` (for ``Dense``) or ``<attribute>l``
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._validation import as_batch, check_bool, check_positive, describe
-from ..nn.layer import TRACE_VALUES, Formula, Layer, describes_itself, index_text
+from .._validation import as_batch, check_bool, check_int, check_positive, describe
+from ..nn.layer import TRACE_VALUES, Formula, Layer, Worked, describes_itself, index_text
 from ..nn.losses import Loss, MSELoss
 from ..nn.sequential import Sequential
 from . import render
@@ -74,6 +75,20 @@ class Trace:
     dtype: str
     training: bool
     diagnosis: Diagnosis
+    #: What the loss states about the step (a classifier's target and predicted classes).
+    loss_facts: tuple[tuple[str, str], ...] = ()
+    #: The steps after this one, with ``trace(..., steps=N)``: N − 1 traces.
+    later: tuple[Trace, ...] = ()
+
+    @property
+    def steps(self) -> tuple[Trace, ...]:
+        """Every step traced, this one first: ``trace(..., steps=N)`` records N."""
+        return (self, *self.later)
+
+    @property
+    def losses(self) -> list[float]:
+        """The loss of each step, before its update."""
+        return [step.loss_value for step in self.steps]
 
     def phase(self, name: str) -> tuple[Entry, ...]:
         """The entries of one phase: ``"forward"``, ``"loss"``, ``"backward"`` or ``"update"``."""
@@ -114,21 +129,56 @@ class Trace:
             ("loss", f"{self.loss}, L = {self.loss_value:.10g}"),
             ("batch", f"{samples}, {self.dtype}, {mode}"),
             ("update", update),
+            *self.loss_facts,
         ]
 
+    def _steps_fact(self) -> list[tuple[str, str]]:
+        if not self.later:
+            return []
+        losses = ", ".join(f"{v:.6g}" for v in self.losses)
+        return [("steps", f"{len(self.steps)} consecutive steps, L = {losses}; step 1 shown")]
+
     def to_text(self, **options: Any) -> str:
-        """Plain text for a terminal; the options are in :mod:`handgrad.explain.render`."""
-        return render.text_page(self.entries, self.facts(), self.diagnosis, **options)
+        """Plain text for a terminal (the first step of several, and the loss of each); the
+        options are in :mod:`handgrad.explain.render`."""
+        facts = self.facts() + self._steps_fact()
+        return render.text_page(self.entries, facts, self.diagnosis, **options)
 
     def to_markdown(self, **options: Any) -> str:
-        return render.markdown_page(self.entries, self.facts(), self.diagnosis, **options)
+        facts = self.facts() + self._steps_fact()
+        return render.markdown_page(self.entries, facts, self.diagnosis, **options)
+
+    def _html_steps(self) -> list[render.Step]:
+        if not self.later:
+            return []
+        return [(s.entries, s.facts(), s.diagnosis, s.loss_value) for s in self.steps]
 
     def to_html(self, **options: Any) -> str:
-        """One self-contained HTML page (inline CSS, no scripts, nothing fetched)."""
-        return render.html_page(self.entries, self.facts(), self.diagnosis, **options)
+        """One self-contained HTML page (inline style and script, nothing fetched), where
+        clicking any element of a result shows how it was computed; with several steps, their
+        loss curve and a slider between them."""
+        return render.html_page(
+            self.entries, self.facts(), self.diagnosis, steps=self._html_steps(), **options
+        )
 
     def __str__(self) -> str:
         return self.to_text()
+
+    def __repr__(self) -> str:
+        """The trace in a few lines: its facts, how many formulas, and how to see them."""
+        facts = "\n".join(f"  {key}: {value}" for key, value in self.facts())
+        return (
+            f"Trace of one training step, {len(self.entries)} formulas with their numbers\n"
+            f"{facts}\n  (print it, or to_markdown() / to_html(), to see every formula)"
+        )
+
+    def _repr_html_(self) -> str:
+        return render.html_body(
+            self.entries, self.facts(), self.diagnosis, steps=self._html_steps()
+        )
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
 
 
 def trace(
@@ -139,8 +189,10 @@ def trace(
     lr: float | None = None,
     *,
     training: bool = True,
+    steps: int = 1,
 ) -> Trace:
-    """Trace one training step of ``model`` on the batch ``(x, target)``.
+    """Trace one training step of ``model`` on the batch ``(x, target)``, or ``steps``
+    consecutive ones.
 
     Parameters
     ----------
@@ -155,6 +207,11 @@ def trace(
         ratio uses it too (else ``1e-3``).
     training : bool
         Run the step in training mode (default, as ``fit`` does), or in evaluation mode.
+    steps : int
+        How many consecutive steps on the same batch to record (1): each starts from the
+        weights the update before it left (so ``lr`` is needed for more than one). The trace
+        is the first step's; ``trace.steps`` holds them all and ``trace.losses`` their losses,
+        and the HTML page shows the loss curve and a slider between them.
 
     Returns
     -------
@@ -173,8 +230,34 @@ def trace(
     if lr is not None:
         lr = check_positive(lr, "lr")
     training = check_bool(training, "training")
-    record = observe_step(model, x, target, loss, lr, training)
-    return _build(record, loss, training)
+    steps = check_int(steps, "steps", minimum=1)
+    if steps > 1 and lr is None:
+        raise ValueError(f"steps={steps} needs lr: each step starts from the previous update")
+    if steps == 1:
+        return _build(observe_step(model, x, target, loss, lr, training), loss, training)
+    # The later steps run from the weights (and state, and random state) the earlier ones left;
+    # then the model is put back as it was before the first.
+    params = list({id(p): p for p in model.parameters()}.values())
+    saved = [(p, p.data.copy()) for p in params]
+    saved_state = [(a, a.data.copy()) for _, a in model.named_state()]
+    generators = {id(g): (g, g.bit_generator.state) for _, g in model.generators()}
+    try:
+        traces = [
+            _build(
+                observe_step(model, x, target, loss, lr, training, advance=k < steps - 1),
+                loss,
+                training,
+            )
+            for k in range(steps)
+        ]
+    finally:
+        for p, values in saved:
+            p.data[...] = values
+        for a, values in saved_state:
+            a.data[...] = values
+        for g, state in generators.values():
+            g.bit_generator.state = state
+    return dataclasses.replace(traces[0], later=tuple(traces[1:]))
 
 
 def seed_trace(lr: float | None = 0.01) -> Trace:
@@ -280,6 +363,9 @@ def _build(record: StepRecord, loss: Loss, training: bool) -> Trace:
         dtype=str(record.pred.dtype),
         training=training,
         diagnosis=diagnosis_of(record, DEFAULT_LR if lr is None else lr),
+        loss_facts=tuple(loss.trace_facts(record.pred, record.target))
+        if describes_itself(loss, "formulas", runs=("_forward", "backward"))
+        else (),
     )
 
 
@@ -294,7 +380,8 @@ def _param_symbols(call: LayerCall, number: int, own: bool) -> dict[str, str]:
     of its layer (``W2``, ``μ_run3``)."""
     letters = call.layer.trace_symbols if own else {}
     return {
-        name: f"{letters.get(name, name)}{number}" for name in (*call.params, *call.state_before)
+        name: f"{letters.get(name, name)}{number}"
+        for name in (*call.params, *call.state_before, *call.extras)
     }
 
 
@@ -307,29 +394,59 @@ def _element_index(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _worked(f: Formula, values: dict[str, Term], result: Term, fill: dict[str, str]):
-    """The formula's element worked out, its placeholders filled, or None without a rule."""
-    if f.element is None or result.value.ndim == 0 or result.value.size == 0:
-        return None
-    index = _element_index(result.shape)
-    w = f.element({u: values[u].value for u in f.uses}, index)
-    symbol_of = {u: values[u].symbol for u in f.uses}
-    return WorkedElement(
-        element=f"{result.symbol}{index_text(w.index)}",
-        index=tuple(w.index),
-        lines=tuple(line.format(**fill) for line in w.lines),
-        value=float(w.value),
-        computed=float(result.value[tuple(w.index)]),
-        parts=tuple(Term(label.format(**fill), np.array(a)) for label, a in w.parts),
-        cells=tuple((symbol_of.get(u, u), index_text(i)) for u, i in w.cells),
-    )
+    """The formula's rule for any element of its result, its placeholders filled, and the
+    element the trace works out; ``(None, None)`` without a rule."""
+    if f.element is None or result.value.size == 0:
+        return None, None
+    operands = {u: values[u] for u in f.uses}
+
+    def explain(index: tuple[int, ...]) -> WorkedElement:
+        w = f.element({u: t.value for u, t in operands.items()}, tuple(index))
+        cells = []
+        for u, i in w.cells:
+            term = operands.get(u)
+            cells.append((term.symbol if term else u, index_text(i), _grid_cells(term, i)))
+        return WorkedElement(
+            element=result.symbol + (index_text(w.index) if w.index else ""),
+            index=tuple(w.index),
+            lines=tuple(line.format(**fill) for line in w.lines),
+            value=float(w.value),
+            computed=float(result.value[tuple(w.index)]),
+            parts=tuple(Term(label.format(**fill), np.array(a)) for label, a in w.parts),
+            cells=tuple((symbol, text) for symbol, text, _ in cells),
+            grid=tuple((symbol, where) for symbol, _, where in cells if where),
+        )
+
+    return explain, explain(_element_index(result.shape))
+
+
+def _grid_cells(term: Term | None, index: tuple) -> tuple[tuple[int, int], ...]:
+    """The cells ``index`` picks in ``term``'s value, as ``(row, column)`` of the 2-D view a page
+    shows (the first axis down, the others flattened across)."""
+    if term is None or term.value.ndim == 0:
+        return ()
+    picked = np.zeros(term.shape, dtype=bool)
+    picked[index] = True
+    view = picked.reshape(1, -1) if picked.ndim == 1 else picked.reshape(picked.shape[0], -1)
+    return tuple((int(r), int(c)) for r, c in np.argwhere(view))
 
 
 def _entry(
-    call: LayerCall, phase: str, words: str, formula, result, operands=(), worked=None
+    call: LayerCall, phase: str, words: str, formula, result, operands=(), worked=(None, None)
 ) -> Entry:
     kind = type(call.layer).__name__
+    explain, element = worked
     return Entry(
-        phase, call.path, repr(call.layer), kind, words, formula, result, tuple(operands), worked
+        phase,
+        call.path,
+        repr(call.layer),
+        kind,
+        words,
+        formula,
+        result,
+        tuple(operands),
+        element,
+        explain,
     )
 
 
@@ -352,6 +469,8 @@ def _layer_entries(
         values[name] = Term(params[name], value, f"{call.path}.{name}")
     for name, value in call.state_before.items():
         values[name] = Term(params[name], value, f"{call.path}.{name}, before the step")
+    for name, value in call.extras.items():
+        values[name] = Term(params[name], value, f"{call.path}'s {name}, drawn in this step")
     results = {"output": y_term, "input_grad": Term(grad_in, call.grad_in)}
     for name, grad in call.grads.items():
         results[name] = Term(f"dL/d{params[name]}", grad, f"{call.path}.{name}.grad")
@@ -401,8 +520,8 @@ def _layer_entries(
             raise ValueError(
                 f"{type(call.layer).__name__}.formulas: a formula must give one of "
                 f"{sorted(results)} and use values among "
-                f"{[*TRACE_VALUES, *call.params, *call.state_before]}, got result {f.result!r} "
-                f"using {list(f.uses)}"
+                f"{[*TRACE_VALUES, *call.params, *call.state_before, *call.extras]}, "
+                f"got result {f.result!r} using {list(f.uses)}"
             )
         words = _input_grad_words(first) if f.words is None else f.words.format(**fill)
         result = results[f.result]
@@ -427,17 +546,46 @@ def _update_entries(call: LayerCall, params: dict[str, str], record: StepRecord)
             continue
         sym = params[name]
         what = name if name in ("weight", "bias") else f"the parameter {name}"
+        result = Term(f"new {sym}", new, f"{call.path}.{name}")
+        operands = (Term(sym, value), Term(f"dL/d{sym}", call.grads[name]))
         out.append(
             _entry(
                 call,
                 "update",
                 f"Update {what}: {what} minus learning rate times loss w.r.t. {what} (hg.SGD)",
                 f"{sym} ← {sym} − {record.lr:g} · dL/d{sym}",
-                Term(f"new {sym}", new, f"{call.path}.{name}"),
-                (Term(sym, value), Term(f"dL/d{sym}", call.grads[name])),
+                result,
+                operands,
+                _worked(
+                    _update_rule(record.lr),
+                    dict(zip(("old", "grad"), operands)),
+                    result,
+                    {"new": f"new {sym}", "old": sym, "grad": f"dL/d{sym}"},
+                ),
             )
         )
     return out
+
+
+def _update_rule(lr: float):
+    """``θ_new[i] = θ[i] − lr · dL/dθ[i]``, as a Formula's element rule."""
+
+    def rule(values, index):
+        index = tuple(int(i) for i in index)
+        old, grad = float(values["old"][index]), float(values["grad"][index])
+        at = index_text(index)
+        new = old - lr * grad
+        return Worked(
+            index=index,
+            lines=(
+                f"{{new}}{at} = {{old}}{at} − {lr:g} · {{grad}}{at} = {old:.7g} − {lr:g} · "
+                f"{grad:.7g} = {new:.7g}",
+            ),
+            value=new,
+            cells=(("old", index), ("grad", index)),
+        )
+
+    return Formula("update", "new", "", None, ("old", "grad"), rule)
 
 
 # Losses --------------------------------------------------------------------------------------
@@ -458,12 +606,27 @@ def _loss_entries(record: StepRecord, loss: Loss, out: str) -> list[Entry]:
     if any(f.result == "error" for f in formulas):
         results["error"] = Term("error", record.target - record.pred)  # computed for reading
 
-    def entry(words, formula, result) -> Entry:
-        return Entry("loss", None, repr(loss), kind, words, formula, result, (p_term, a_term))
+    operands = {"pred": p_term, "target": a_term}
+
+    def entry(words, formula, result, worked=(None, None)) -> Entry:
+        explain, element = worked
+        return Entry(
+            "loss", None, repr(loss), kind, words, formula, result, (p_term, a_term), element,
+            explain,
+        )  # fmt: skip
 
     if not formulas:
         return [
             entry(f"Loss: {kind}'s own value", None, results["value"]),
             entry(f"Loss w.r.t. output ({kind}'s own backward)", None, results["grad"]),
         ]
-    return [entry(f.words, f.symbols.format(p=p, a=a), results[f.result]) for f in formulas]
+    fill = {"p": p, "a": a}
+    return [
+        entry(
+            f.words,
+            f.symbols.format(**fill),
+            results[f.result],
+            _worked(f, operands, results[f.result], fill),
+        )
+        for f in formulas
+    ]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import as_numeric_array, check_real
-from .layer import Formula, Layer, register_layer
+from .layer import Formula, Layer, Worked, index_text, number, pointwise, register_layer
 
 _BOOL = np.dtype(np.bool_)
 #: The words of every activation's backward formula start so, as the notebook says it.
@@ -39,11 +39,137 @@ class Activation(Layer):
         return self._check_grad_out(grad_out, like.shape, like.dtype)
 
 
-def activation_formulas(forward: str, forward_words: str, backward: str, backward_words: str, uses):
-    """An activation's two formulas: ``A = f(Z)`` and ``dL/dZ = dL/dA ⊙ f′(Z)``."""
+def activation_formulas(
+    forward: str,
+    forward_words: str,
+    backward: str,
+    backward_words: str,
+    uses,
+    forward_element=None,
+    backward_element=None,
+):
+    """An activation's two formulas: ``A = f(Z)`` and ``dL/dZ = dL/dA ⊙ f′(Z)``, each with the
+    rule that works one element out (see :func:`~handgrad.nn.layer.pointwise`)."""
     return (
-        Formula("forward", "output", forward, forward_words, ("input",)),
-        Formula("backward", "input_grad", backward, backward_words, uses),
+        Formula("forward", "output", forward, forward_words, ("input",), forward_element),
+        Formula("backward", "input_grad", backward, backward_words, uses, backward_element),
+    )
+
+
+def _n(v: float) -> str:
+    """A number in a worked line, in parentheses when negative (``2 · (−3)``)."""
+    text = number(v)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _relu_forward(at, input):
+    out = max(0.0, input)
+    return f"max(0, {{x}}{at}) = max(0, {number(input)}) = {number(out)}", out
+
+
+def _relu_backward(at, grad_out, input):
+    on = 1.0 if input > 0 else 0.0
+    return (
+        f"{{dy}}{at} · [{{x}}{at} > 0] = {_n(grad_out)} · [{number(input)} > 0] = "
+        f"{_n(grad_out)} · {on:g} = {number(grad_out * on)}",
+        grad_out * on,
+    )
+
+
+def _sigmoid_forward(at, input):
+    out = float(sigmoid(np.array(input)))
+    return f"1 / (1 + e^(−{{x}}{at})) = 1 / (1 + e^(−{_n(input)})) = {number(out)}", out
+
+
+def _sigmoid_backward(at, grad_out, output):
+    local = output * (1 - output)
+    return (
+        f"{{dy}}{at} · {{y}}{at} · (1 − {{y}}{at}) = {_n(grad_out)} · {number(output)} · "
+        f"{_n(1 - output)} = {number(grad_out * local)}",
+        grad_out * local,
+    )
+
+
+def _tanh_forward(at, input):
+    out = float(np.tanh(input))
+    return f"tanh({{x}}{at}) = tanh({number(input)}) = {number(out)}", out
+
+
+def _tanh_backward(at, grad_out, output):
+    local = 1 - output * output
+    return (
+        f"{{dy}}{at} · (1 − {{y}}{at}²) = {_n(grad_out)} · (1 − {_n(output)}²) = "
+        f"{_n(grad_out)} · {number(local)} = {number(grad_out * local)}",
+        grad_out * local,
+    )
+
+
+def _silu_forward(at, input):
+    s = float(sigmoid(np.array(input)))
+    return f"{{x}}{at} · σ({{x}}{at}) = {_n(input)} · {number(s)} = {number(input * s)}", input * s
+
+
+def _silu_backward(at, grad_out, input):
+    s = float(sigmoid(np.array(input)))
+    local = s * (1 + input * (1 - s))
+    return (
+        f"{{dy}}{at} · σ({{x}}{at}) · (1 + {{x}}{at} · (1 − σ({{x}}{at}))) = {_n(grad_out)} · "
+        f"{number(s)} · (1 + {_n(input)} · {number(1 - s)}) = {number(grad_out * local)}",
+        grad_out * local,
+    )
+
+
+def _identity_forward(at, input):
+    return f"{{x}}{at} = {number(input)}", input
+
+
+def _identity_backward(at, grad_out):
+    return f"{{dy}}{at} = {number(grad_out)}", grad_out
+
+
+def _row(v: np.ndarray, limit: int = 6) -> str:
+    terms = [number(t) for t in v]
+    if len(terms) > limit:
+        terms = [*terms[:3], "…", *terms[-3:]]
+    return " + ".join(terms)
+
+
+def _softmax_forward(values, index: tuple[int, ...]) -> Worked:
+    """``A[i, j] = e^(Z[i, j] − m) / Σ_k e^(Z[i, k] − m)``, m the row's maximum."""
+    z = values["input"].astype(np.float64)
+    i, j = index
+    shift = float(z[i].max())
+    e = np.exp(z[i] - shift)
+    value = float(e[j] / e.sum())
+    return Worked(
+        index=index,
+        lines=(
+            f"{{y}}{index_text(index)} = e^({{x}}[{i}, {j}] − m) / Σ_k e^({{x}}[{i}, k] − m), "
+            f"m = max_k {{x}}[{i}, k] = {number(shift)}",
+            f"= {number(e[j])} / ({_row(e)})",
+            f"= {number(e[j])} / {number(e.sum())} = {number(value)}",
+        ),
+        value=value,
+        cells=(("input", (i, slice(None))),),
+    )
+
+
+def _softmax_backward(values, index: tuple[int, ...]) -> Worked:
+    """``dZ[i, j] = A[i, j] · (dA[i, j] − Σ_k dA[i, k] · A[i, k])``."""
+    a = values["output"].astype(np.float64)
+    g = values["grad_out"].astype(np.float64)
+    i, j = index
+    mean = float(np.dot(g[i], a[i]))
+    value = float(a[i, j] * (g[i, j] - mean))
+    return Worked(
+        index=index,
+        lines=(
+            f"{{dx}}{index_text(index)} = {{y}}[{i}, {j}] · ({{dy}}[{i}, {j}] − "
+            f"Σ_k {{dy}}[{i}, k] · {{y}}[{i}, k])",
+            f"= {number(a[i, j])} · ({_n(g[i, j])} − {_n(mean)}) = {number(value)}",
+        ),
+        value=value,
+        cells=(("output", (i, slice(None))), ("grad_out", (i, slice(None)))),
     )
 
 
@@ -69,6 +195,8 @@ class Identity(Activation):
             "{dx} = {dy}",
             Z_WORDS + ": the identity passes the gradient through",
             ("grad_out",),
+            pointwise(_identity_forward),
+            pointwise(_identity_backward, "{dx}"),
         )
 
     def to_onnx(self, graph, path, x):
@@ -111,6 +239,8 @@ class ReLU(Activation):
             "{dx} = {dy} ⊙ [{x} > 0]",
             Z_WORDS + ": the gradient passes where {x} > 0 and stops where it is not",
             ("grad_out", "input"),
+            pointwise(_relu_forward),
+            pointwise(_relu_backward, "{dx}"),
         )
 
     def to_onnx(self, graph, path, x):
@@ -151,6 +281,21 @@ class LeakyReLU(Activation):
             f"{{dx}} = {{dy}} ⊙ (1 where {{x}} > 0, else {a})",
             Z_WORDS + f": the gradient passes where {{x}} > 0 and is scaled by {a} where it is not",
             ("grad_out", "input"),
+            pointwise(self._worked_forward),
+            pointwise(self._worked_backward, "{dx}"),
+        )
+
+    def _worked_forward(self, at, input):
+        out = input if input > 0 else self.alpha * input
+        how = f"{{x}}{at} = {number(input)}" if input > 0 else f"{self.alpha:g} · {_n(input)}"
+        return f"{how} = {number(out)}" if input <= 0 else how, out
+
+    def _worked_backward(self, at, grad_out, input):
+        local = 1.0 if input > 0 else self.alpha
+        return (
+            f"{{dy}}{at} · (1 if {{x}}{at} > 0 else {self.alpha:g}) = {_n(grad_out)} · "
+            f"{local:g} = {number(grad_out * local)}",
+            grad_out * local,
         )
 
     def to_onnx(self, graph, path, x):
@@ -199,6 +344,8 @@ class Sigmoid(Activation):
             "{dx} = {dy} ⊙ {y} ⊙ (1 − {y})",
             Z_WORDS + ": σ′(Z) = σ(Z)(1 − σ(Z)), read from the output {y}",
             ("grad_out", "output"),
+            pointwise(_sigmoid_forward),
+            pointwise(_sigmoid_backward, "{dx}"),
         )
 
     def to_onnx(self, graph, path, x):
@@ -227,6 +374,8 @@ class Tanh(Activation):
             "{dx} = {dy} ⊙ (1 − {y}²)",
             Z_WORDS + ": tanh′(Z) = 1 − tanh²(Z), read from the output {y}",
             ("grad_out", "output"),
+            pointwise(_tanh_forward),
+            pointwise(_tanh_backward, "{dx}"),
         )
 
     def to_onnx(self, graph, path, x):
@@ -260,6 +409,8 @@ class SiLU(Activation):
             "{dx} = {dy} ⊙ σ({x}) ⊙ (1 + {x} ⊙ (1 − σ({x})))",
             Z_WORDS + ": the product rule on Z·σ(Z), with σ′(Z) = σ(Z)(1 − σ(Z))",
             ("grad_out", "input"),
+            pointwise(_silu_forward),
+            pointwise(_silu_backward, "{dx}"),
         )
 
     def to_onnx(self, graph, path, x):
@@ -308,6 +459,8 @@ class Softmax(Activation):
             Z_WORDS + ": through softmax's Jacobian diag(A) − A·Aᵀ, row by row (each row's "
             "gradient minus its mean weighted by {y}, times {y})",
             ("grad_out", "output"),
+            _softmax_forward,
+            _softmax_backward,
         )
 
     def to_onnx(self, graph, path, x):

@@ -20,6 +20,7 @@ from .layer import Formula, Layer, Worked, index_text, number, register_layer, s
 from .parameter import Parameter
 from .windows import (
     Geometry,
+    cells_met,
     int_pair,
     offset_view,
     one_int,
@@ -32,6 +33,7 @@ from .windows import (
     same_padding,
     window_cells,
     windows,
+    windows_holding,
 )
 
 __all__ = ["Conv1D", "Conv2D"]
@@ -632,6 +634,7 @@ class _Convolution(Layer):
                 "Loss w.r.t. weight: each kernel weight meets one input per output position, "
                 "times that output's gradient, summed over positions and samples (colsᵀ · dZ)",
                 ("input", "grad_out"),
+                self._worked_weight_grad,
             ),
             Formula(
                 "backward",
@@ -640,6 +643,7 @@ class _Convolution(Layer):
                 "Loss w.r.t. bias: the gradient of every output of the channel, summed over the "
                 "positions and the samples",
                 ("grad_out",),
+                self._worked_bias_grad,
             ),
             Formula(
                 "backward",
@@ -648,6 +652,7 @@ class _Convolution(Layer):
                 "every window it is in, that output's gradient times the kernel weight it met",
                 None,
                 ("grad_out", "weight"),
+                self._worked_input_grad,
             ),
         )
 
@@ -693,6 +698,103 @@ class _Convolution(Layer):
                 (f"kernel {{weight}}{index_text(kernel_index)}", kernel.reshape(-1, C)),
             ),
             cells=(("input", where), ("weight", kernel_index), ("bias", (f,))),
+        )
+
+    def _index_back(self, index4: tuple) -> tuple:
+        """An index into a 2-D view back to the layer's own (drop the height of 1)."""
+        return index4 if self.spatial == 2 else (index4[0], *index4[2:])
+
+    def _worked_weight_grad(self, values, index: tuple[int, ...]) -> Worked:
+        """``dW[a, b, c, f] = Σ_(n, i, j) X⁰[n, i·sh + a, j·sw + b, c] · dZ[n, i, j, f]``: the
+        windows whose offset (a, b) falls on the padding add nothing."""
+        g = self._geometry
+        x4, dZ4 = (values["input"], values["grad_out"]) if self.spatial == 2 else (
+            values["input"][:, None], values["grad_out"][:, None]
+        )  # fmt: skip
+        a, b, c, f = index if self.spatial == 2 else (0, *index)
+        H, Wd = x4.shape[1:3]
+        Ho, Wo = dZ4.shape[1:3]
+        head = (
+            f"dL/d{{weight}}{index_text(index)} = Σ_(n, i, j) {{x}}⁰[n, i·{g.sh} + {a}, "
+            f"j·{g.sw} + {b}, {c}] · {{dy}}[n, i, j, {f}]"
+        )
+        met = cells_met(g, a, b, H, Wd, Ho, Wo)
+        if met is None:
+            return Worked(index=index, lines=(head, "= 0 (every such cell is padding)"), value=0.0)
+        irange, jrange, rows, cols = met
+        inputs = x4[:, rows, cols, c]
+        grads = dZ4[:, irange, jrange, f]
+        total = float(np.sum(inputs.astype(np.float64) * grads, dtype=np.float64))
+        pad = "" if inputs[0].size == Ho * Wo else " (the windows whose cell is padding add 0)"
+        x_cells = self._index_back((slice(None), rows, cols, c))
+        g_cells = self._index_back((slice(None), irange, jrange, f))
+        return Worked(
+            index=index,
+            lines=(head + pad, f"= {sum_of_products(inputs, grads)}", f"= {number(total)}"),
+            value=total,
+            cells=(("input", x_cells), ("grad_out", g_cells)),
+        )
+
+    def _worked_bias_grad(self, values, index: tuple[int, ...]) -> Worked:
+        dZ = values["grad_out"]
+        (f,) = index
+        column = dZ[..., f].astype(np.float64).reshape(-1)
+        total = float(column.sum())
+        terms = " + ".join(number(v) for v in column[:4])
+        if column.size > 4:
+            terms += f" + … ({column.size} terms in all)"
+        where = (*([slice(None)] * (dZ.ndim - 1)), f)
+        return Worked(
+            index=index,
+            lines=(
+                f"dL/d{{bias}}[{f}] = Σ {{dy}}{index_text(where)} = {terms}",
+                f"= {number(total)}",
+            ),
+            value=total,
+            cells=(("grad_out", where),),
+        )
+
+    def _worked_input_grad(self, values, index: tuple[int, ...]) -> Worked:
+        """``dX[n, r, s, c] = Σ over the windows (i, j) that hold it, Σ_f dZ[n, i, j, f] ·
+        W[a, b, c, f]``, (a, b) where the cell sits in window (i, j)."""
+        g = self._geometry
+        W4 = values["weight"] if self.spatial == 2 else values["weight"][None]
+        dZ4 = values["grad_out"] if self.spatial == 2 else values["grad_out"][:, None]
+        n, r, s, c = index if self.spatial == 2 else (index[0], 0, *index[1:])
+        Ho, Wo = dZ4.shape[1:3]
+        held = windows_holding(g, r, s, Ho, Wo)
+        if not held:  # a stride longer than the kernel skips it
+            return Worked(
+                index=index,
+                lines=(f"{{dx}}{index_text(index)} = 0 (no window holds it)",),
+                value=0.0,
+            )
+        grads = np.array([dZ4[n, i, j, :] for i, j, _, _ in held]).reshape(-1)
+        weights = np.array([W4[a, b, c, :] for _, _, a, b in held]).reshape(-1)
+        total = float(np.dot(grads.astype(np.float64), weights.astype(np.float64)))
+        i0, i1 = min(h[0] for h in held), max(h[0] for h in held) + 1
+        j0, j1 = min(h[1] for h in held), max(h[1] for h in held) + 1
+        a0, a1 = min(h[2] for h in held), max(h[2] for h in held) + 1
+        b0, b1 = min(h[3] for h in held), max(h[3] for h in held) + 1
+        g_cells = self._index_back((n, slice(i0, i1), slice(j0, j1), slice(None)))
+        w_cells = (
+            (slice(a0, a1), slice(b0, b1), c, slice(None))
+            if self.spatial == 2
+            else (slice(b0, b1), c, slice(None))
+        )
+        windows = ", ".join(f"({i}, {j})" for i, j, _, _ in held[:6])
+        if len(held) > 6:
+            windows += ", …"
+        return Worked(
+            index=index,
+            lines=(
+                f"{{dx}}{index_text(index)} = Σ over the {len(held)} windows that hold it "
+                f"({windows}), Σ_f {{dy}}[{n}, i, j, f] · {{weight}}[a, b, {c}, f]",
+                f"= {sum_of_products(grads, weights)}",
+                f"= {number(total)}",
+            ),
+            value=total,
+            cells=(("grad_out", g_cells), ("weight", w_cells)),
         )
 
     def _onnx(self, graph, path: str, x: str) -> str:

@@ -169,6 +169,7 @@ class Dense(Layer):
                 "dL/d{weight} = {x}ᵀ · {dy}",
                 "Loss w.r.t. weight: each input times the gradient of each neuron it feeds",
                 ("input", "grad_out"),
+                _worked_weight_grad,
             ),
             Formula(
                 "backward",
@@ -176,9 +177,15 @@ class Dense(Layer):
                 "dL/d{bias} = Σ_samples {dy}",
                 "Loss w.r.t. bias: the gradient of each neuron, summed over the samples",
                 ("grad_out",),
+                _worked_bias_grad,
             ),
             Formula(
-                "backward", "input_grad", "{dx} = {dy} · {weight}ᵀ", None, ("grad_out", "weight")
+                "backward",
+                "input_grad",
+                "{dx} = {dy} · {weight}ᵀ",
+                None,
+                ("grad_out", "weight"),
+                _worked_input_grad,
             ),
         )
 
@@ -208,4 +215,60 @@ def _worked_output(values, index: tuple[int, ...]) -> Worked:
         ),
         value=value,
         cells=(("input", (i, slice(None))), ("weight", (slice(None), j)), ("bias", (j,))),
+    )
+
+
+def _sum_lines(head: str, a: np.ndarray, b: np.ndarray) -> tuple[tuple[str, ...], float]:
+    """``head = a₀·b₀ + a₁·b₁ + … = total`` in one line, or two when the sum is long."""
+    total = float(np.dot(a.astype(np.float64), b.astype(np.float64)))
+    products = sum_of_products(a, b)
+    if len(a) == 1:
+        return (f"{head} = {products} = {number(total)}",), total
+    return (head, f"= {products}", f"= {number(total)}"), total
+
+
+def _worked_weight_grad(values, index: tuple[int, ...]) -> Worked:
+    """``dW[k, j] = Σ_i X[i, k] · dZ[i, j]``: input k times neuron j's gradient, over samples."""
+    x, dZ = values["input"], values["grad_out"]
+    k, j = index
+    lines, total = _sum_lines(
+        f"dL/d{{weight}}{index_text(index)} = Σ_i {{x}}[i, {k}] · {{dy}}[i, {j}]", x[:, k], dZ[:, j]
+    )
+    return Worked(
+        index=index,
+        lines=lines,
+        value=total,
+        cells=(("input", (slice(None), k)), ("grad_out", (slice(None), j))),
+    )
+
+
+def _worked_bias_grad(values, index: tuple[int, ...]) -> Worked:
+    """``db[j] = Σ_i dZ[i, j]``."""
+    dZ = values["grad_out"]
+    (j,) = index
+    column = dZ[:, j].astype(np.float64)
+    total = float(column.sum())
+    terms = " + ".join(number(v) for v in column[:6]) + (" + …" if len(column) > 6 else "")
+    sums = f" = {terms}" if len(column) > 1 else ""
+    return Worked(
+        index=index,
+        lines=(f"dL/d{{bias}}[{j}] = Σ_i {{dy}}[i, {j}]{sums} = {number(total)}",),
+        value=total,
+        cells=(("grad_out", (slice(None), j)),),
+    )
+
+
+def _worked_input_grad(values, index: tuple[int, ...]) -> Worked:
+    """``dX[i, k] = Σ_j dZ[i, j] · W[k, j]``: what input k of sample i fed, back from every
+    neuron."""
+    dZ, W = values["grad_out"], values["weight"]
+    i, k = index
+    lines, total = _sum_lines(
+        f"{{dx}}{index_text(index)} = Σ_j {{dy}}[{i}, j] · {{weight}}[{k}, j]", dZ[i], W[k]
+    )
+    return Worked(
+        index=index,
+        lines=lines,
+        value=total,
+        cells=(("grad_out", (i, slice(None))), ("weight", (k, slice(None)))),
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .._validation import as_numeric_array, make_rng
-from .layer import Formula, Layer, register_layer
+from .layer import Formula, Layer, number, pointwise, register_layer
 
 
 @register_layer
@@ -29,6 +29,7 @@ class Dropout(Layer):
 
     _transient = ("_mask",)
     trace_letter = "A"
+    trace_symbols: ClassVar[dict[str, str]] = {"mask": "M"}
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | int | None = None):
         if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.floating)):
@@ -65,6 +66,11 @@ class Dropout(Layer):
     def get_config(self) -> dict[str, Any]:
         return {"p": self.p}
 
+    def trace_values(self) -> dict[str, np.ndarray]:
+        """The mask of the last training forward, ``M``, for the trace."""
+        mask = self._mask
+        return {"mask": mask} if mask is not None and mask.ndim else {}
+
     def formulas(self, training: bool) -> tuple[Formula, ...]:
         if not training or self.p == 0:
             why = "evaluation mode" if not training else "p = 0"
@@ -83,21 +89,45 @@ class Dropout(Layer):
             Formula(
                 "forward",
                 "output",
-                f"{{y}} = {{x}} ⊙ M, M = [U ≥ {p}] / (1 − {p}), U uniform in [0, 1)",
+                f"{{y}} = {{x}} ⊙ {{mask}}, {{mask}} = [U ≥ {p}] / (1 − {p}), U uniform in [0, 1)",
                 f"Dropout: each value is zeroed with probability {p}, the others are scaled by "
-                f"{keep}",
-                ("input",),
+                f"{keep}; the mask {{mask}} is the one this step drew",
+                ("input", "mask"),
+                pointwise(_worked_forward),
             ),
             Formula(
                 "backward",
                 "input_grad",
-                "{dx} = {dy} ⊙ M",
+                "{dx} = {dy} ⊙ {mask}",
                 "Loss w.r.t. dropout's input: the gradient flows only through the values kept, "
                 f"scaled by {keep}",
-                ("grad_out",),
+                ("grad_out", "mask"),
+                pointwise(_worked_backward, "{dx}"),
             ),
         )
 
     def to_onnx(self, graph, path: str, x: str) -> str:
         """Nothing: an exported model is for inference, where dropout is the identity."""
         return x
+
+
+def _kept(mask: float) -> str:
+    return "kept" if mask else "dropped"
+
+
+def _worked_forward(at, input, mask):
+    out = input * mask
+    return (
+        f"{{x}}{at} · {{mask}}{at} = {number(input)} · {number(mask)} = {number(out)} "
+        f"({_kept(mask)})",
+        out,
+    )
+
+
+def _worked_backward(at, grad_out, mask):
+    out = grad_out * mask
+    return (
+        f"{{dy}}{at} · {{mask}}{at} = {number(grad_out)} · {number(mask)} = {number(out)} "
+        f"({_kept(mask)})",
+        out,
+    )

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .activations import Z_WORDS, Activation, activation_formulas
-from .layer import register_layer
+from .layer import number, pointwise, register_layer
 
 __all__ = ["GELU"]
 
@@ -130,6 +130,8 @@ class GELU(Activation):
                 "{dx} = {dy} ⊙ (½(1 + tanh u) + ½·{x}·(1 − tanh² u)·√(2/π)·(1 + 3·0.044715·{x}²))",
                 Z_WORDS + ": the derivative of the tanh approximation",
                 ("grad_out", "input"),
+                pointwise(self._worked_forward),
+                pointwise(self._worked_backward, "{dx}"),
             )
         return activation_formulas(
             "{y} = {x} · Φ({x})",
@@ -138,6 +140,41 @@ class GELU(Activation):
             "{dx} = {dy} ⊙ (Φ({x}) + {x} · φ({x}))",
             Z_WORDS + ": GELU′(Z) = Φ(Z) + Z·φ(Z), φ the standard normal density",
             ("grad_out", "input"),
+            pointwise(self._worked_forward),
+            pointwise(self._worked_backward, "{dx}"),
+        )
+
+    def _worked_forward(self, at, input):
+        if self.approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            u = k * (input + 0.044715 * input**3)
+            out = 0.5 * input * (1 + math.tanh(u))
+            return (
+                f"½ · {{x}}{at} · (1 + tanh u) = ½ · {number(input)} · (1 + tanh {number(u)}) "
+                f"= {number(out)}",
+                out,
+            )
+        cdf = float(0.5 * erfc(np.array([-input * _SQRT_HALF]))[0])
+        out = input * cdf
+        return f"{{x}}{at} · Φ({{x}}{at}) = {number(input)} · {number(cdf)} = {number(out)}", out
+
+    def _worked_backward(self, at, grad_out, input):
+        if self.approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            th = math.tanh(k * (input + 0.044715 * input**3))
+            local = 0.5 * (1 + th) + 0.5 * input * (1 - th * th) * k * (1 + 3 * 0.044715 * input**2)
+            return (
+                f"{{dy}}{at} · GELU_tanh′({{x}}{at}) = {number(grad_out)} · {number(local)} "
+                f"= {number(grad_out * local)}",
+                grad_out * local,
+            )
+        cdf = float(0.5 * erfc(np.array([-input * _SQRT_HALF]))[0])
+        pdf = math.exp(-0.5 * input * input) * float(_INV_SQRT_2PI)
+        local = cdf + input * pdf
+        return (
+            f"{{dy}}{at} · (Φ({{x}}{at}) + {{x}}{at} · φ({{x}}{at})) = {number(grad_out)} · "
+            f"({number(cdf)} + {number(input)} · {number(pdf)}) = {number(grad_out * local)}",
+            grad_out * local,
         )
 
     def to_onnx(self, graph, path, x):

@@ -131,6 +131,29 @@ def index_text(index: tuple) -> str:
     return "[" + ", ".join(one(i) for i in index) + "]"
 
 
+def pointwise(expression: Callable[..., tuple[str, float]], result: str = "{y}") -> ElementRule:
+    """The element rule of an elementwise formula.
+
+    ``expression(at, **scalars)`` gets the element's index as text (``"[0, 2]"``) and, by the
+    names of the formula's ``uses``, the element of each value at that index; it returns the
+    right-hand side written out (``"max(0, {x}[0, 2]) = max(0, 3.99) = 3.99"``) and the value.
+    The cells used are the same element of every value.
+    """
+
+    def rule(values: Mapping[str, np.ndarray], index: tuple[int, ...]) -> Worked:
+        index = tuple(int(i) for i in index)
+        scalars = {name: float(np.asarray(v)[index]) for name, v in values.items()}
+        text, value = expression(index_text(index), **scalars)
+        return Worked(
+            index=index,
+            lines=(f"{result}{index_text(index)} = {text}",),
+            value=float(value),
+            cells=tuple((name, index) for name in values),
+        )
+
+    return rule
+
+
 def sum_of_products(a: np.ndarray, b: np.ndarray, limit: int = 6) -> str:
     """``a₀·b₀ + a₁·b₁ + …`` written out with the numbers, the middle elided past ``limit``
     products (``… (144 products) …``)."""
@@ -306,8 +329,14 @@ class Layer:
     def mode(self, training: bool) -> Iterator[Layer]:
         """``with layer.mode(training=False): …`` runs the block in that mode, then gives every
         layer (sublayers included) back the mode it had, even when the block raised."""
-        saved = [(layer, layer.__dict__.get("training", _UNSET)) for layer in self._all_layers()]
-        self.train(training)
+        layers = self._all_layers()
+        saved = [(layer, layer.__dict__.get("training", _UNSET)) for layer in layers]
+        if all(type(layer).train is Layer.train for layer in layers):
+            flag = bool(training)  # what train() does, without walking the layers again
+            for layer in layers:
+                layer.training = flag
+        else:
+            self.train(training)
         try:
             yield self
         finally:
@@ -361,6 +390,11 @@ class Layer:
         return 0
 
     # Trace and ONNX ------------------------------------------------------------------------------
+
+    def trace_values(self) -> dict[str, np.ndarray]:
+        """Arrays the last forward made that are neither its output nor a parameter, which the
+        trace shows and formulas may use by name (Dropout's mask): none by default."""
+        return {}
 
     def formulas(self, training: bool) -> tuple[Formula, ...] | None:
         """The layer's formulas for ``hg.trace`` in the mode the step ran in, forward first, or

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from .._validation import as_input_array, check_finite
-from .layer import Formula
+from .layer import Formula, Worked, index_text, number
 
 
 class Loss:
@@ -71,6 +71,11 @@ class Loss:
     def target_note(self, target: np.ndarray) -> str:
         """What the target is, in a few words, for the trace."""
         return "the target"
+
+    def trace_facts(self, pred: np.ndarray, target: np.ndarray) -> list[tuple[str, str]]:
+        """``(name, value)`` rows the trace states at its head (a classifier's classes): none by
+        default."""
+        return []
 
     def _cached(self):
         cache = self.__dict__.get("_cache")
@@ -131,17 +136,18 @@ class MSELoss(Loss):
             Formula(
                 "loss", "value", f"L = 1/(2N) · Σ ({{p}} − {{a}})², N = {size}",
                 "Loss: half the mean squared error, the notebook's ½(a − p)², averaged over the "
-                f"N = {size} outputs", ("pred", "target"),
+                f"N = {size} outputs", ("pred", "target"), _mse_value,
             ),
             Formula(
                 "loss", "error", "error = {a} − {p}",
                 "Error (actual − predicted), as the notebook prints it: the one number that "
                 "the trace computes itself, for reading (the loss works with p − a)",
-                ("pred", "target"),
+                ("pred", "target"), _mse_error,
             ),
             Formula(
                 "loss", "grad", f"dL/d{{p}} = ({{p}} − {{a}}) / N, N = {size}",
                 "Loss w.r.t. output (the loss function's derivative)", ("pred", "target"),
+                _mse_grad,
             ),
         )  # fmt: skip
 
@@ -232,18 +238,37 @@ class CrossEntropyLoss(Loss):
             Formula(
                 "loss", "value", f"L = 1/n · Σ_i (logsumexp(z_i) − Σ_c Y_ic · z_ic), n = {n}",
                 "Loss: softmax cross-entropy of the logits z, averaged over the samples",
-                ("pred", "target"),
+                ("pred", "target"), _cross_entropy_value,
             ),
             Formula(
                 "loss", "grad", f"dL/dz = (softmax(z) − Y) / n, n = {n}",
                 "Loss w.r.t. the logits z. Fused: the loss applies softmax itself, and the "
                 "derivatives of its log and of softmax cancel to softmax(z) − Y, so no softmax "
-                "Jacobian is needed", ("pred", "target"),
+                "Jacobian is needed", ("pred", "target"), _cross_entropy_grad,
             ),
         )  # fmt: skip
 
     def target_note(self, target):
         return "class labels" if target.ndim == 1 else "one-hot or probability rows"
+
+    def trace_facts(self, pred, target):
+        """Per sample (the first 4): the target class, the predicted class (the largest logit),
+        right or wrong, and the softmax probabilities."""
+        probs = _softmax_rows(pred)
+        rows = []
+        for i in range(min(len(pred), 4)):
+            want = int(target[i]) if target.ndim == 1 else int(np.argmax(target[i]))
+            got = int(np.argmax(pred[i]))
+            verdict = "right" if got == want else "wrong"
+            shown = ", ".join(f"{c}: {p:.3f}" for c, p in enumerate(probs[i]))
+            rows.append(
+                (
+                    f"sample {i}",
+                    f"target class {want}, predicted class {got} ({verdict}); "
+                    f"softmax p = [{shown}]",
+                )
+            )
+        return rows
 
     def _rows(self, n: int) -> np.ndarray:
         """``arange(n)``, kept between calls: it indexes the target class of each row."""
@@ -294,14 +319,163 @@ class BCEWithLogitsLoss(Loss):
                 "loss", "value", f"L = 1/N · Σ (max(z, 0) − z·y + log(1 + e^(−|z|))), N = {size}",
                 "Loss: binary cross-entropy of the logits z, −y log σ(z) − (1 − y) log(1 − σ(z)) "
                 "written so that nothing overflows, averaged over the N outputs",
-                ("pred", "target"),
+                ("pred", "target"), _bce_value,
             ),
             Formula(
                 "loss", "grad", f"dL/dz = (σ(z) − y) / N, N = {size}",
                 "Loss w.r.t. the logits z. Fused: the loss applies the sigmoid itself, and the "
                 "derivatives of its logs and of σ cancel to σ(z) − y", ("pred", "target"),
+                _bce_grad,
             ),
         )  # fmt: skip
 
     def target_note(self, target):
         return "the targets, in [0, 1]"
+
+
+# One element of a loss worked out (Formula.element): the values are "pred" and "target" -------
+
+
+def _n(v: float) -> str:
+    text = number(v)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _listed(terms: list[str], limit: int = 6) -> str:
+    if len(terms) > limit:
+        terms = [*terms[:3], f"… ({len(terms)} terms in all) …", *terms[-3:]]
+    return " + ".join(terms)
+
+
+def _mse_value(values, index) -> Worked:
+    p = values["pred"].astype(np.float64).reshape(-1)
+    a = values["target"].astype(np.float64).reshape(-1)
+    d = p - a
+    value = 0.5 * float(np.dot(d, d)) / d.size
+    squares = [f"({number(pi)} − {_n(ai)})²" for pi, ai in zip(p, a)]
+    return Worked(
+        index=(),
+        lines=(
+            f"L = 1/(2·{d.size}) · ({_listed(squares)})",
+            f"= 1/{2 * d.size} · {number(float(np.dot(d, d)))} = {number(value)}",
+        ),
+        value=value,
+    )
+
+
+def _mse_error(values, index) -> Worked:
+    p, a = values["pred"], values["target"]
+    index = tuple(int(i) for i in index)
+    value = float(a[index]) - float(p[index])
+    at = index_text(index)
+    return Worked(
+        index=index,
+        lines=(
+            f"error{at} = {{a}}{at} − {{p}}{at} = {number(a[index])} − {_n(p[index])} = "
+            f"{number(value)}",
+        ),
+        value=value,
+        cells=(("target", index), ("pred", index)),
+    )
+
+
+def _mse_grad(values, index) -> Worked:
+    p, a = values["pred"], values["target"]
+    index = tuple(int(i) for i in index)
+    n = p.size
+    value = (float(p[index]) - float(a[index])) / n
+    at = index_text(index)
+    return Worked(
+        index=index,
+        lines=(
+            f"dL/d{{p}}{at} = ({{p}}{at} − {{a}}{at}) / {n} = ({number(p[index])} − "
+            f"{_n(a[index])}) / {n} = {number(value)}",
+        ),
+        value=value,
+        cells=(("pred", index), ("target", index)),
+    )
+
+
+def _softmax_rows(z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _target_rows(target: np.ndarray, shape) -> np.ndarray:
+    """The target as rows of probabilities: labels one-hot."""
+    if target.ndim == 1:
+        rows = np.zeros(shape)
+        rows[np.arange(len(target)), target.astype(int)] = 1.0
+        return rows
+    return np.asarray(target, dtype=np.float64)
+
+
+def _cross_entropy_value(values, index) -> Worked:
+    z = values["pred"].astype(np.float64)
+    Y = _target_rows(values["target"], z.shape)
+    m = z.max(axis=1, keepdims=True)
+    lse = (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
+    per = lse - (Y * z).sum(axis=1)
+    value = float(per.mean())
+    lines = [f"L = 1/{len(z)} · Σ_i (logsumexp(z_i) − Σ_c Y_ic · z_ic)"]
+    for i in range(min(len(z), 3)):
+        lines.append(
+            f"sample {i}: logsumexp(z_{i}) = {number(lse[i])}, Σ_c Y_{i}c · z_{i}c = "
+            f"{number((Y[i] * z[i]).sum())}, so {number(per[i])}"
+        )
+    lines.append(f"= 1/{len(z)} · ({_listed([number(v) for v in per])}) = {number(value)}")
+    return Worked(index=(), lines=tuple(lines), value=value)
+
+
+def _cross_entropy_grad(values, index) -> Worked:
+    z = values["pred"]
+    i, j = (int(k) for k in index)
+    probs = _softmax_rows(z[i : i + 1])[0]
+    Y = _target_rows(values["target"][i : i + 1], (1, z.shape[1]))[0]
+    n = len(z)
+    value = (probs[j] - Y[j]) / n
+    target_cell = ("target", (i,)) if values["target"].ndim == 1 else ("target", (i, j))
+    return Worked(
+        index=(i, j),
+        lines=(
+            f"dL/dz[{i}, {j}] = (softmax(z_{i})[{j}] − Y[{i}, {j}]) / {n}, "
+            f"softmax(z_{i})[{j}] = e^z[{i}, {j}] / Σ_c e^z[{i}, c]",
+            f"= ({number(probs[j])} − {number(Y[j])}) / {n} = {number(value)}",
+        ),
+        value=float(value),
+        cells=(("pred", (i, slice(None))), target_cell),
+    )
+
+
+def _bce_value(values, index) -> Worked:
+    z = values["pred"].astype(np.float64).reshape(-1)
+    y = values["target"].astype(np.float64).reshape(-1)
+    per = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    value = float(per.mean())
+    return Worked(
+        index=(),
+        lines=(
+            f"L = 1/{z.size} · Σ (max(z, 0) − z·y + log(1 + e^(−|z|)))",
+            f"= 1/{z.size} · ({_listed([number(v) for v in per])}) = {number(value)}",
+        ),
+        value=value,
+    )
+
+
+def _bce_grad(values, index) -> Worked:
+    z, y = values["pred"], values["target"]
+    index = tuple(int(i) for i in index)
+    zi = float(z[index])
+    s = 1 / (1 + math.exp(-zi)) if zi >= 0 else math.exp(zi) / (1 + math.exp(zi))
+    value = (s - float(y[index])) / z.size
+    at = index_text(index)
+    return Worked(
+        index=index,
+        lines=(
+            f"dL/dz{at} = (σ(z{at}) − y{at}) / {z.size} = ({number(s)} − {number(y[index])}) / "
+            f"{z.size} = {number(value)}",
+        ),
+        value=float(value),
+        cells=(("pred", index), ("target", index)),
+    )

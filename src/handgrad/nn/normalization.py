@@ -22,7 +22,7 @@ from .._validation import (
     check_positive,
     describe,
 )
-from .layer import Formula, Layer, Worked, index_text, number, register_layer
+from .layer import Formula, Layer, Worked, index_text, number, register_layer, sum_of_products
 from .parameter import Parameter, State
 
 __all__ = ["BatchNorm", "LayerNorm"]
@@ -253,7 +253,8 @@ class BatchNorm(Layer):
                     "weight",
                     "dL/d{weight} = Σ {dy} ⊙ ({x} − {running_mean}) / √({running_var} + ε)",
                     "Loss w.r.t. γ: each gradient times its normalised input, summed per feature",
-                    ("grad_out", "input"),
+                    ("grad_out", "input", "running_mean", "running_var"),
+                    self._worked_gamma_grad,
                 ),
                 Formula(
                     "backward",
@@ -261,6 +262,7 @@ class BatchNorm(Layer):
                     "dL/d{bias} = Σ {dy}",
                     "Loss w.r.t. β: the gradients summed per feature",
                     ("grad_out",),
+                    self._worked_beta_grad,
                 ),
                 Formula(
                     "backward",
@@ -268,6 +270,7 @@ class BatchNorm(Layer):
                     "{dx} = {dy} ⊙ {weight} / √({running_var} + ε)",
                     None,
                     ("grad_out", "weight", "running_var"),
+                    self._worked_input_grad_eval,
                 ),
             )
         m = f"{self.momentum:g}"
@@ -287,14 +290,16 @@ class BatchNorm(Layer):
                 "running_mean",
                 f"{{running_mean}} ← (1 − {m})·{{running_mean}} + {m}·μ",
                 "Running mean: moved a step towards the batch's mean (used in evaluation)",
-                ("running_mean",),
+                ("running_mean", "input"),
+                self._worked_running_mean,
             ),
             Formula(
                 "forward",
                 "running_var",
                 f"{{running_var}} ← (1 − {m})·{{running_var}} + {m}·σ²·m/(m − 1)",
                 "Running variance: moved a step towards the batch's unbiased variance",
-                ("running_var",),
+                ("running_var", "input"),
+                self._worked_running_var,
             ),
             Formula(
                 "backward",
@@ -302,6 +307,7 @@ class BatchNorm(Layer):
                 "dL/d{weight} = Σ {dy} ⊙ x̂",
                 "Loss w.r.t. γ: each gradient times its normalised input, summed per feature",
                 ("grad_out", "input"),
+                self._worked_gamma_grad,
             ),
             Formula(
                 "backward",
@@ -309,6 +315,7 @@ class BatchNorm(Layer):
                 "dL/d{bias} = Σ {dy}",
                 "Loss w.r.t. β: the gradients summed per feature",
                 ("grad_out",),
+                self._worked_beta_grad,
             ),
             Formula(
                 "backward",
@@ -318,7 +325,144 @@ class BatchNorm(Layer):
                 "Loss w.r.t. the layer's input: through x̂ and through the batch's μ and σ², "
                 "which every value of the feature moves",
                 ("grad_out", "input", "weight"),
+                self._worked_input_grad,
             ),
+        )
+
+    def _statistics(self, values, c: int) -> tuple[np.ndarray, float, float]:
+        """Feature ``c`` of the input in float64, its batch mean and its biased variance."""
+        column = values["input"].reshape(-1, self.num_features)[:, c].astype(np.float64)
+        mu = float(column.mean())
+        return column, mu, float(np.mean((column - mu) ** 2))
+
+    def _normalised(self, values, c: int) -> tuple[np.ndarray, str]:
+        """x̂ of feature ``c``, by the batch's statistics (training) or the running ones."""
+        if "running_mean" in values:  # evaluation mode's formula uses the running statistics
+            column = values["input"].reshape(-1, self.num_features)[:, c].astype(np.float64)
+            mean, var = float(values["running_mean"][c]), float(values["running_var"][c])
+            s = math.sqrt(var + self.eps)
+            return (column - mean) / s, (
+                f"x̂ = ({{x}} − {{running_mean}}[{c}]) / √({{running_var}}[{c}] + ε), "
+                f"{{running_mean}}[{c}] = {number(mean)}, {{running_var}}[{c}] = {number(var)}"
+            )
+        column, mu, var = self._statistics(values, c)
+        s = math.sqrt(var + self.eps)
+        how = f"x̂ = ({{x}} − μ) / √(σ² + ε), μ = {number(mu)}, σ² = {number(var)}"
+        return (column - mu) / s, how
+
+    def _worked_gamma_grad(self, values, index: tuple[int, ...]) -> Worked:
+        (c,) = index
+        xhat, how = self._normalised(values, c)
+        dy = values["grad_out"].reshape(-1, self.num_features)[:, c].astype(np.float64)
+        total = float(np.dot(dy, xhat))
+        cells = (*([slice(None)] * (values["grad_out"].ndim - 1)), c)
+        return Worked(
+            index=index,
+            lines=(
+                f"dL/d{{weight}}[{c}] = Σ {{dy}}{index_text(cells)} ⊙ x̂, {how}",
+                f"= {sum_of_products(dy, xhat)}",
+                f"= {number(total)}",
+            ),
+            value=total,
+            cells=(("grad_out", cells), ("input", cells)),
+        )
+
+    def _worked_beta_grad(self, values, index: tuple[int, ...]) -> Worked:
+        (c,) = index
+        dy = values["grad_out"].reshape(-1, self.num_features)[:, c].astype(np.float64)
+        total = float(dy.sum())
+        cells = (*([slice(None)] * (values["grad_out"].ndim - 1)), c)
+        terms = " + ".join(number(v) for v in dy[:4]) + (" + …" if dy.size > 4 else "")
+        return Worked(
+            index=index,
+            lines=(f"dL/d{{bias}}[{c}] = Σ {{dy}}{index_text(cells)} = {terms} = {number(total)}",),
+            value=total,
+            cells=(("grad_out", cells),),
+        )
+
+    def _worked_input_grad(self, values, index: tuple[int, ...]) -> Worked:
+        """``dx = (γ/s)·(g − mean(g) − x̂·mean(g ⊙ x̂))`` at one element, the means over the
+        feature's values in the batch."""
+        c = int(index[-1])
+        column, mu, var = self._statistics(values, c)
+        s = math.sqrt(var + self.eps)
+        xhat = (column - mu) / s
+        dy = values["grad_out"].reshape(-1, self.num_features)[:, c].astype(np.float64)
+        k = int(np.ravel_multi_index(index, values["input"].shape)) // self.num_features
+        mean_g, mean_gx = float(dy.mean()), float(np.mean(dy * xhat))
+        gamma = float(values["weight"][c])
+        value = gamma / s * (float(dy[k]) - mean_g - float(xhat[k]) * mean_gx)
+        cells = (*([slice(None)] * (values["input"].ndim - 1)), c)
+        at = index_text(index)
+        return Worked(
+            index=index,
+            lines=(
+                f"s = √(σ² + ε) = {number(s)}, x̂{at} = {number(xhat[k])}, "
+                f"mean({{dy}}) = {number(mean_g)}, mean({{dy}} ⊙ x̂) = {number(mean_gx)} "
+                f"over the {dy.size} values of feature {c}",
+                f"{{dx}}{at} = ({{weight}}[{c}] / s)·({{dy}}{at} − mean({{dy}}) − "
+                f"x̂{at}·mean({{dy}} ⊙ x̂))",
+                f"= ({number(gamma)} / {number(s)})·({number(dy[k])} − {_n(mean_g)} − "
+                f"{_n(xhat[k])}·{_n(mean_gx)}) = {number(value)}",
+            ),
+            value=value,
+            cells=(("grad_out", cells), ("input", cells), ("weight", (c,))),
+        )
+
+    def _worked_input_grad_eval(self, values, index: tuple[int, ...]) -> Worked:
+        c = int(index[-1])
+        dy, gamma, var = (
+            float(values["grad_out"][index]),
+            float(values["weight"][c]),
+            float(values["running_var"][c]),
+        )
+        s = math.sqrt(var + self.eps)
+        value = dy * gamma / s
+        at = index_text(index)
+        return Worked(
+            index=index,
+            lines=(
+                f"{{dx}}{at} = {{dy}}{at} · {{weight}}[{c}] / √({{running_var}}[{c}] + ε) = "
+                f"{number(dy)} · {number(gamma)} / {number(s)} = {number(value)}",
+            ),
+            value=value,
+            cells=(("grad_out", index), ("weight", (c,)), ("running_var", (c,))),
+        )
+
+    def _worked_running_mean(self, values, index: tuple[int, ...]) -> Worked:
+        (c,) = index
+        _, mu, _ = self._statistics(values, c)
+        old, m = float(values["running_mean"][c]), self.momentum
+        value = (1 - m) * old + m * mu
+        cells = (*([slice(None)] * (values["input"].ndim - 1)), c)
+        return Worked(
+            index=index,
+            lines=(
+                f"new {{running_mean}}[{c}] = (1 − {m:g})·{number(old)} + {m:g}·μ, μ = mean of "
+                f"{{x}}{index_text(cells)} = {number(mu)}",
+                f"= {number(value)}",
+            ),
+            value=value,
+            cells=(("running_mean", (c,)), ("input", cells)),
+        )
+
+    def _worked_running_var(self, values, index: tuple[int, ...]) -> Worked:
+        (c,) = index
+        column, _, var = self._statistics(values, c)
+        n = column.size
+        old, m = float(values["running_var"][c]), self.momentum
+        unbiased = var * n / (n - 1) if n > 1 else var
+        value = (1 - m) * old + m * unbiased
+        cells = (*([slice(None)] * (values["input"].ndim - 1)), c)
+        return Worked(
+            index=index,
+            lines=(
+                f"new {{running_var}}[{c}] = (1 − {m:g})·{number(old)} + {m:g}·σ²·m/(m − 1), "
+                f"σ² = {number(var)}, m = {n}",
+                f"= {number(value)}",
+            ),
+            value=value,
+            cells=(("running_var", (c,)), ("input", cells)),
         )
 
     def _feature(self, x: np.ndarray, index: tuple[int, ...]):
@@ -531,6 +675,7 @@ class LayerNorm(Layer):
                 "dL/d{weight} = Σ_samples {dy} ⊙ x̂",
                 "Loss w.r.t. γ: each gradient times its normalised input, summed over samples",
                 ("grad_out", "input"),
+                self._worked_gamma_grad,
             ),
             Formula(
                 "backward",
@@ -538,6 +683,7 @@ class LayerNorm(Layer):
                 "dL/d{bias} = Σ_samples {dy}",
                 "Loss w.r.t. β: the gradients summed over the samples",
                 ("grad_out",),
+                self._worked_beta_grad,
             ),
             Formula(
                 "backward",
@@ -546,7 +692,79 @@ class LayerNorm(Layer):
                 "s = √(σ² + ε), the means over each sample's features",
                 "Loss w.r.t. the layer's input: through x̂ and through the sample's μ and σ²",
                 ("grad_out", "input", "weight"),
+                self._worked_input_grad,
             ),
+        )
+
+    def _xhat(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x̂ and s = √(σ² + ε) of every sample group, in float64."""
+        k = len(self.normalized_shape)
+        axes = tuple(range(x.ndim - k, x.ndim))
+        x = x.astype(np.float64)
+        mu = x.mean(axis=axes, keepdims=True)
+        s = np.sqrt(((x - mu) ** 2).mean(axis=axes, keepdims=True) + self.eps)
+        return (x - mu) / s, s
+
+    def _worked_gamma_grad(self, values, index: tuple[int, ...]) -> Worked:
+        tail = tuple(int(i) for i in index)
+        xhat, _ = self._xhat(values["input"])
+        cells = (*([slice(None)] * (values["input"].ndim - len(tail))), *tail)
+        dy = values["grad_out"][cells].astype(np.float64).reshape(-1)
+        xs = xhat[cells].reshape(-1)
+        total = float(np.dot(dy, xs))
+        return Worked(
+            index=tail,
+            lines=(
+                f"dL/d{{weight}}{index_text(tail)} = Σ_samples {{dy}}{index_text(cells)} ⊙ x̂, "
+                "x̂ each sample's standardised input",
+                f"= {sum_of_products(dy, xs)}",
+                f"= {number(total)}",
+            ),
+            value=total,
+            cells=(("grad_out", cells), ("input", cells)),
+        )
+
+    def _worked_beta_grad(self, values, index: tuple[int, ...]) -> Worked:
+        tail = tuple(int(i) for i in index)
+        cells = (*([slice(None)] * (values["grad_out"].ndim - len(tail))), *tail)
+        dy = values["grad_out"][cells].astype(np.float64).reshape(-1)
+        total = float(dy.sum())
+        terms = " + ".join(number(v) for v in dy[:4]) + (" + …" if dy.size > 4 else "")
+        return Worked(
+            index=tail,
+            lines=(
+                f"dL/d{{bias}}{index_text(tail)} = Σ_samples {{dy}}{index_text(cells)} = {terms} "
+                f"= {number(total)}",
+            ),
+            value=total,
+            cells=(("grad_out", cells),),
+        )
+
+    def _worked_input_grad(self, values, index: tuple[int, ...]) -> Worked:
+        index = tuple(int(i) for i in index)
+        k = len(self.normalized_shape)
+        head = index[:-k]
+        group = (*head, *([slice(None)] * k))
+        xhat, s = self._xhat(values["input"])
+        g = (values["weight"].astype(np.float64) * values["grad_out"][group]).reshape(-1)
+        xs = xhat[group].reshape(-1)
+        mean_g, mean_gx = float(g.mean()), float(np.mean(g * xs))
+        here = float((values["weight"] * values["grad_out"][group])[index[-k:]])
+        xh, sv = float(xhat[index]), float(s[(*head, *([0] * k))])
+        value = (here - mean_g - xh * mean_gx) / sv
+        at = index_text(index)
+        return Worked(
+            index=index,
+            lines=(
+                f"g = {{weight}} ⊙ {{dy}}{index_text(group)}; g{at} = {number(here)}, "
+                f"mean(g) = {number(mean_g)}, mean(g ⊙ x̂) = {number(mean_gx)}, "
+                f"x̂{at} = {number(xh)}, s = {number(sv)}",
+                f"{{dx}}{at} = (g{at} − mean(g) − x̂{at}·mean(g ⊙ x̂)) / s",
+                f"= ({number(here)} − {_n(mean_g)} − {_n(xh)}·{_n(mean_gx)}) / {number(sv)} "
+                f"= {number(value)}",
+            ),
+            value=value,
+            cells=(("grad_out", group), ("input", group), ("weight", (slice(None),) * k)),
         )
 
     def _worked(self, values, index: tuple[int, ...]) -> Worked:
@@ -602,3 +820,8 @@ class LayerNorm(Layer):
         xhat = graph.node("Div", [centred, s], f"{path}.x_hat")
         scaled = graph.node("Mul", [xhat, gamma], f"{path}.scaled")
         return graph.node("Add", [scaled, beta], f"{path}.layer_norm")
+
+
+def _n(v: float) -> str:
+    text = number(v)
+    return f"({text})" if text.startswith("-") else text

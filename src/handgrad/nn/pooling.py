@@ -33,6 +33,7 @@ from .windows import (
     onnx_offset_slice,
     onnx_pool_attributes,
     window_cells,
+    windows_holding,
 )
 
 __all__ = ["AvgPool1D", "AvgPool2D", "GlobalAvgPool", "MaxPool1D", "MaxPool2D"]
@@ -156,6 +157,18 @@ class _Pool(Layer):
         if self.spatial == 2:
             return f"n, {i}, {j}, c", "n, i, j, c", "a, b"
         return f"n, {j}, c", "n, j, c", "b"
+
+    def _holding(self, grad_out: np.ndarray, index: tuple[int, ...]):
+        """The windows that hold input cell ``index``: ``(output index, (a, b))`` for each, the
+        output index in the layer's own form."""
+        g4 = grad_out if self.spatial == 2 else grad_out[:, None]
+        n, r, s, c = index if self.spatial == 2 else (index[0], 0, *index[1:])
+        held = windows_holding(self._geometry, r, s, *g4.shape[1:3])
+        out = []
+        for i, j, a, b in held:
+            at = (n, i, j, c) if self.spatial == 2 else (n, j, c)
+            out.append((at, (a, b)))
+        return out
 
     def _window_of(self, x: np.ndarray, index: tuple[int, ...]):
         """The window of ``x`` behind output ``index``: its values ``(kh, kw)``, and its cells."""
@@ -344,6 +357,7 @@ class _MaxPool(_Pool):
                 "Loss w.r.t. the pool's input: each window's gradient goes to its largest value "
                 "(the first one, when several are equal), the others get 0",
                 ("grad_out", "input"),
+                self._worked_grad,
             ),
         )
 
@@ -367,6 +381,30 @@ class _MaxPool(_Pool):
             value=float(flat[first]),
             parts=((f"window {{x}}{index_text(cells)}", window),),
             cells=(("input", cells),),
+        )
+
+    def _worked_grad(self, values, index: tuple[int, ...]) -> Worked:
+        """The gradient of every window whose first maximum this cell is, summed."""
+        x, dy = values["input"], values["grad_out"]
+        index = tuple(int(i) for i in index)
+        terms, lines, used = [], [], []
+        for at, (a, b) in self._holding(dy, index):
+            window, _ = self._window_of(x, at)
+            first = np.unravel_index(int(np.argmax(window.reshape(-1))), window.shape)
+            mine = tuple(int(v) for v in first) == ((a, b) if self.spatial == 2 else (0, b))
+            if mine:
+                terms.append(float(dy[at]))
+                used.append(at)
+            verdict = "its first maximum: takes" if mine else "not its first maximum"
+            lines.append(f"window {index_text(at)}: {verdict} {{dy}}{index_text(at)}")
+        value = sum(terms)
+        total = " + ".join(number(t) for t in terms) if terms else "0"
+        lines.append(f"{{dx}}{index_text(index)} = {total} = {number(value)}")
+        return Worked(
+            index=index,
+            lines=tuple(lines),
+            value=value,
+            cells=(("input", index), *(("grad_out", at) for at in used)),
         )
 
     def _onnx(self, graph, path: str, x: str) -> str:
@@ -426,7 +464,27 @@ class _AvgPool(_Pool):
                 f"Loss w.r.t. the pool's input: each window's gradient, shared equally by its {k} "
                 "values",
                 ("grad_out",),
+                self._worked_grad,
             ),
+        )
+
+    def _worked_grad(self, values, index: tuple[int, ...]) -> Worked:
+        dy = values["grad_out"]
+        index = tuple(int(i) for i in index)
+        g = self._geometry
+        k = g.kh * g.kw
+        held = [at for at, _ in self._holding(dy, index)]
+        value = sum(float(dy[at]) for at in held) / k
+        shares = " + ".join(f"{number(dy[at])}/{k}" for at in held) or "0"
+        return Worked(
+            index=index,
+            lines=(
+                f"{{dx}}{index_text(index)} = Σ over the {len(held)} windows that hold it of "
+                f"{{dy}}[window] / {k}",
+                f"= {shares} = {number(value)}",
+            ),
+            value=value,
+            cells=tuple(("grad_out", at) for at in held),
         )
 
     def _worked(self, values, index: tuple[int, ...]) -> Worked:
@@ -618,7 +676,8 @@ class GlobalAvgPool(Layer):
                 "{dx}[n, p, c] = {dy}[n, c] / P",
                 "Loss w.r.t. the pool's input: each channel's gradient, shared equally by its "
                 "positions",
-                ("grad_out",),
+                ("grad_out", "input"),
+                _worked_global_grad,
             ),
         )
 
@@ -654,3 +713,20 @@ class GlobalAvgPool(Layer):
             pooled = graph.node("GlobalAveragePool", [first], f"{path}.global_average_pool")
             return graph.node("Flatten", [pooled], f"{path}.flatten", axis=1)
         return graph.reduce("ReduceMean", x, list(range(1, rank - 1)), f"{path}.mean", keepdims=0)
+
+
+def _worked_global_grad(values, index: tuple[int, ...]) -> Worked:
+    """``dX[n, p, c] = dY[n, c] / P``."""
+    dy, x = values["grad_out"], values["input"]
+    n, c = int(index[0]), int(index[-1])
+    P = math.prod(x.shape[1:-1])
+    value = float(dy[n, c]) / P
+    return Worked(
+        index=tuple(int(i) for i in index),
+        lines=(
+            f"{{dx}}{index_text(index)} = {{dy}}[{n}, {c}] / P = {number(dy[n, c])} / {P} = "
+            f"{number(value)}",
+        ),
+        value=value,
+        cells=(("grad_out", (n, c)),),
+    )

@@ -101,6 +101,7 @@ class Residual(Layer):
                 "Loss w.r.t. the block's input: the gradient that skips the block plus the one "
                 "back through its layers",
                 ("grad_out", "branch_grad"),
+                _worked_grad,
             ),
         )
 
@@ -122,4 +123,19 @@ def _worked(values, index: tuple[int, ...]) -> Worked:
         ),
         value=value,
         cells=(("input", index), ("branch", index)),
+    )
+
+
+def _worked_grad(values, index: tuple[int, ...]) -> Worked:
+    dy, through = values["grad_out"], values["branch_grad"]
+    value = float(dy[index]) + float(through[index])
+    at = index_text(index)
+    return Worked(
+        index=index,
+        lines=(
+            f"{{dx}}{at} = {{dy}}{at} + {{branch_grad}}{at}",
+            f"= {number(dy[index])} + {number(through[index])} = {number(value)}",
+        ),
+        value=value,
+        cells=(("grad_out", index), ("branch_grad", index)),
     )

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import _html
+from .._threads import DEFAULT_THREADS, blas_threads, check_threads
 from .._validation import as_batch, as_row_data, check_int, describe
 from .layer import Layer, check_rows, chunk_rows, register_layer
 
@@ -191,6 +193,27 @@ class Sequential(Layer):
         inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)" if self.layers else "Sequential()"
 
+    def _layer_rows(self) -> list[tuple[str, str, str]]:
+        return [
+            (path, repr(layer), f"{sum(p.data.size for p in layer.parameters()):,}")
+            for path, layer in self._summary_rows()
+        ]
+
+    def _repr_html_(self) -> str:
+        """The layers and their parameter counts, for a notebook."""
+        rows = self._layer_rows()
+        total = sum(p.data.size for p in self.parameters())
+        body = (
+            f'<p class="hg-title">Sequential, {len(rows)} layers, {total:,} parameters</p>'
+            + _html.table(("#", "layer", "parameters"), rows, numeric=(2,))
+        )
+        return _html.fragment("hg-sequential", body)
+
+    def _repr_markdown_(self) -> str:
+        total = sum(p.data.size for p in self.parameters())
+        head = f"**Sequential**, {len(self.layers)} layers, {total:,} parameters"
+        return head + "\n\n" + _html.md_table(("#", "layer", "parameters"), self._layer_rows())
+
     # Training and inference --------------------------------------------------------------------
 
     # The three conveniences that reach up to a higher floor, by the one import each makes when
@@ -244,14 +267,18 @@ class Sequential(Layer):
                 out.append((str(i), layer))
         return out
 
-    def predict(self, X, batch_size: int | None = None) -> np.ndarray:
+    def predict(
+        self, X, batch_size: int | None = None, *, threads: int | None = DEFAULT_THREADS
+    ) -> np.ndarray:
         """The network's output for every row of ``X`` (``(n, …)``, batch first), in evaluation
         mode, in chunks of rows. For a classifier these are the logits: ``argmax(axis=1)`` gives
         the classes.
 
         ``batch_size`` (rows per chunk) defaults to as many as keep every array of the
         computation within 16 MB (at most 4096), so memory does not grow with the rows of ``X``.
+        ``threads``: the BLAS threads of its products, one by default (see :func:`handgrad.fit`).
         """
+        threads = check_threads(threads)
         X = as_row_data(X, "X")
         if batch_size is not None:
             batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -262,8 +289,12 @@ class Sequential(Layer):
             with (
                 self.mode(training=False),
                 np.errstate(over="raise", invalid="raise", divide="raise"),
+                blas_threads(threads),
             ):
                 if batch_size is None:
+                    if len(X) == 1:  # the row that sizes the chunks is the whole input
+                        out, _ = self.largest_activation(np.asarray(X[:1]))
+                        return out
                     batch_size = chunk_rows(self, np.asarray(X[:1]))
                 if len(X) <= batch_size:
                     return self.forward(np.asarray(X[:]))
@@ -376,3 +407,24 @@ class ModelSummary:
         return "\n".join(out)
 
     __repr__ = __str__
+
+    def _cells(self) -> list[tuple[str, str, str, str]]:
+        return [(i, name, str(shape).replace("'", ""), f"{n:,}") for i, name, shape, n in self.rows]
+
+    def _repr_html_(self) -> str:
+        """The table for a notebook."""
+        shape = ", ".join(str(d) for d in self.input_shape)
+        body = (
+            f'<p class="hg-title">input: (batch, {_html.esc(shape)}), {_html.esc(self.dtype)}</p>'
+            + _html.table(("#", "layer", "output shape", "parameters"), self._cells(), (3,))
+            + f'<p class="hg-note">total parameters: {self.total_params:,}</p>'
+        )
+        return _html.fragment("hg-summary", body)
+
+    def _repr_markdown_(self) -> str:
+        shape = ", ".join(str(d) for d in self.input_shape)
+        table = _html.md_table(("#", "layer", "output shape", "parameters"), self._cells())
+        return (
+            f"input: (batch, {shape}), {self.dtype}\n\n{table}\n\n"
+            f"total parameters: {self.total_params:,}"
+        )

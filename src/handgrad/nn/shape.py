@@ -33,22 +33,36 @@ def _reshaped_back(layer: Layer, grad_out, shape: tuple[int, ...], out_shape, dt
     return grad.reshape(shape)
 
 
-def _worked(x: np.ndarray, out_row: tuple[int, ...], index: tuple[int, ...]) -> Worked:
-    """Where an element of the output (rows of shape ``out_row``) came from: the same place in
-    the row, row-major."""
-    n, rest = index[0], index[1:]
+def _worked(
+    x: np.ndarray,
+    out_row: tuple[int, ...],
+    index: tuple[int, ...],
+    names: tuple[str, str, str] = ("{y}", "{x}", "input"),
+) -> Worked:
+    """Where an element of the result (rows of shape ``out_row``) came from: the same place in
+    the row of ``x``, row-major. ``names``: the result's symbol, the source's, and its value's
+    name (the output from the input, or the input's gradient from the output's)."""
+    result, symbol, value_name = names
+    n, rest = int(index[0]), index[1:]
     flat = int(np.ravel_multi_index(rest, out_row)) if rest else 0
     source = (n, *(int(i) for i in np.unravel_index(flat, x.shape[1:])))
     return Worked(
-        index=index,
+        index=tuple(int(i) for i in index),
         lines=(
-            f"{{y}}{index_text(index)} = {{x}}{index_text(source)} (value {flat} of the row, "
-            "row-major)",
+            f"{result}{index_text(index)} = {symbol}{index_text(source)} (value {flat} of the "
+            "row, row-major)",
             f"= {number(x[source])}",
         ),
         value=float(x[source]),
-        cells=(("input", source),),
+        cells=((value_name, source),),
     )
+
+
+def _worked_back(values, index: tuple[int, ...]) -> Worked:
+    """The input gradient's element: the output gradient's at the same place in the row."""
+    dy = values["grad_out"]
+    row = values["input"].shape[1:]
+    return _worked(dy, row, index, ("{dx}", "{dy}", "grad_out"))
 
 
 @register_layer
@@ -90,7 +104,8 @@ class Flatten(Layer):
                 "input_grad",
                 "{dx} = {dy} reshaped back to the shape of {x}",
                 "Loss w.r.t. the input: each gradient goes back to the place its value came from",
-                ("grad_out",),
+                ("grad_out", "input"),
+                _worked_back,
             ),
         )
 
@@ -191,7 +206,8 @@ class Reshape(Layer):
                 "input_grad",
                 "{dx} = {dy} reshaped back to the shape of {x}",
                 "Loss w.r.t. the input: each gradient goes back to the place its value came from",
-                ("grad_out",),
+                ("grad_out", "input"),
+                _worked_back,
             ),
         )
 

@@ -124,6 +124,36 @@ def window_cells(g: Geometry, i: int, j: int, H: int, W: int) -> tuple[slice, sl
     return slice(max(r0, 0), min(r1, H)), slice(max(c0, 0), min(c1, W))
 
 
+def windows_holding(g: Geometry, r: int, s: int, Ho: int, Wo: int) -> list[tuple[int, ...]]:
+    """``(i, j, a, b)`` for every window ``(i, j)`` that holds cell ``(r, s)`` of the unpadded
+    input, where it sits at offset ``(a, b)``: the terms of an input gradient, worked out."""
+    out = []
+    for i in range(Ho):
+        a = r + g.top - i * g.sh
+        if 0 <= a < g.kh:
+            for j in range(Wo):
+                b = s + g.left - j * g.sw
+                if 0 <= b < g.kw:
+                    out.append((i, j, a, b))
+    return out
+
+
+def cells_met(g: Geometry, a: int, b: int, H: int, W: int, Ho: int, Wo: int):
+    """The windows ``(i, j)`` whose offset ``(a, b)`` falls inside the unpadded input, and the
+    input cells they meet there: ``(i-slice, j-slice, row-slice, column-slice)``, the terms of a
+    kernel weight's gradient."""
+    i0 = next((i for i in range(Ho) if 0 <= i * g.sh + a - g.top < H), None)
+    j0 = next((j for j in range(Wo) if 0 <= j * g.sw + b - g.left < W), None)
+    if i0 is None or j0 is None:
+        return None
+    i1 = max(i for i in range(Ho) if 0 <= i * g.sh + a - g.top < H) + 1
+    j1 = max(j for j in range(Wo) if 0 <= j * g.sw + b - g.left < W) + 1
+    r0, c0 = i0 * g.sh + a - g.top, j0 * g.sw + b - g.left
+    rows = slice(r0, r0 + (i1 - i0 - 1) * g.sh + 1, g.sh)
+    cols = slice(c0, c0 + (j1 - j0 - 1) * g.sw + 1, g.sw)
+    return slice(i0, i1), slice(j0, j1), rows, cols
+
+
 def padded_window(x: np.ndarray, g: Geometry, n: int, i: int, j: int) -> np.ndarray:
     """Window ``(i, j)`` of sample ``n`` of the unpadded ``x`` ``(N, H, W, C)``, with the padding's
     zeros where it reaches past the edges: shape ``(kh, kw, C)``."""

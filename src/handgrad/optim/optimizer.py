@@ -119,6 +119,15 @@ class Optimizer:
             buf = state[key] = np.zeros_like(like)
         return buf
 
+    def _scratch(self, dtype: np.dtype, size: int) -> np.ndarray:
+        """A work array of ``size`` elements, kept between steps but not part of the state (a
+        checkpoint does not carry it)."""
+        buffers = self.__dict__.setdefault("_scratch_buffers", {})
+        buf = buffers.get(dtype)
+        if buf is None or buf.size < size:
+            buf = buffers[dtype] = np.empty(size, dtype=dtype)
+        return buf[:size]
+
     @staticmethod
     def _with_weight_decay(w, g, weight_decay, state):
         """``g + λw`` in a reused buffer (``g`` itself, the user's gradient, is left alone)."""

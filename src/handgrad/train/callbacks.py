@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .. import _html
 from .._validation import check_int, check_nonnegative
 from .run import Callback, TrainingRun
 
@@ -108,8 +109,9 @@ class ProgressBar(Callback):
     """Progress on a stream (standard error by default).
 
     ``verbose=1``: a bar per epoch with the running loss and time left (tqdm), when the stream is
-    a terminal and tqdm is installed; otherwise, and with ``verbose=2``, one line per epoch. Nothing
-    is animated when the output is a file or a pipe.
+    a terminal and tqdm is installed; in a notebook (the default stream, inside a Jupyter kernel)
+    an HTML bar per epoch that updates in place; otherwise, and with ``verbose=2``, one line per
+    epoch. Nothing is animated when the output is a file or a pipe.
     """
 
     in_checkpoint = False
@@ -137,7 +139,9 @@ class ProgressBar(Callback):
 
     def on_epoch_begin(self, run: TrainingRun) -> None:
         self._start = time.perf_counter()
-        if self._animated():
+        if self.verbose == 1 and self.stream is None and in_notebook_kernel():
+            self._bar = NotebookBar(run, notebook_display())
+        elif self._animated():
             from tqdm import tqdm
 
             # A terminal that reports no width (a fresh pseudo-terminal) gets 80 columns.
@@ -174,6 +178,69 @@ class ProgressBar(Callback):
 
     def on_train_error(self, run: TrainingRun, error: BaseException) -> None:
         self.on_train_end(run)
+
+
+def in_notebook_kernel() -> bool:
+    """Whether this process is a Jupyter kernel (IPython with a kernel attached): IPython is
+    only looked for among the modules already imported, never imported here."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def notebook_display():
+    """``show(html, text) -> update(html, text)``: IPython's display, redrawn in place; ``text``
+    is what a reader without HTML sees."""
+    from IPython.display import display
+
+    def show(html: str, text: str):
+        handle = display({"text/html": html, "text/plain": text}, raw=True, display_id=True)
+        return lambda html, text: handle.update({"text/html": html, "text/plain": text}, raw=True)
+
+    return show
+
+
+_BAR_CSS = (
+    ".hg-progress progress { width: 260px; height: 12px; vertical-align: middle; "
+    "margin-right: 8px; }\n"
+    ".hg-progress span { font-variant-numeric: tabular-nums; }\n"
+)
+
+
+class NotebookBar:
+    """One epoch's bar in a notebook: an HTML ``<progress>`` and the running loss, redrawn in
+    place at most 20 times an epoch and once at its end, with the epoch's figures."""
+
+    def __init__(self, run: TrainingRun, show):
+        self.total = run.batches_per_epoch
+        self.title = f"epoch {run.epoch + 1}/{run.epochs}"
+        self.every = max(1, self.total // 20)
+        self.done = 0
+        self.loss = ""
+        self._update = show(*self._drawing(""))
+
+    def _drawing(self, note: str) -> tuple[str, str]:
+        """The bar as HTML, and as one line of text."""
+        text = f"{self.title} · {self.done}/{self.total} batches" + (f" · {note}" if note else "")
+        body = (
+            f'<progress value="{self.done}" max="{self.total}"></progress>'
+            f"<span>{_html.esc(text)}</span>"
+        )
+        return _html.fragment("hg-progress", body, _BAR_CSS), text
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.done % self.every == 0 or self.done == self.total:
+            self._update(*self._drawing(self.loss))
+
+    def set_postfix(self, loss: str, refresh: bool = False) -> None:
+        self.loss = f"loss {loss}"
+
+    def set_postfix_str(self, line: str, refresh: bool = True) -> None:
+        self._update(*self._drawing(line))
+
+    def close(self) -> None:
+        """Nothing to release: the last drawing stays."""
 
 
 def format_logs(logs: dict[str, float]) -> str:

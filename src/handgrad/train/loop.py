@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._threads import DEFAULT_THREADS, blas_threads, check_threads
 from .._validation import (
     as_input_array,
     as_row_data,
@@ -92,6 +93,7 @@ def fit(
     gradient_clip: float | None = None,
     resume_from: str | os.PathLike | None = None,
     distributed: Any = False,
+    threads: int | None = DEFAULT_THREADS,
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent.
 
@@ -135,6 +137,12 @@ def fit(
         shard as ``(X, y)`` (possibly empty) and ``validation_data``; ``batch_size`` is the global
         batch; every rank ends with the weights that one process would reach on all the rows.
         ``True`` is ``MPI.COMM_WORLD`` with the default timeout.
+    threads : int or None, default 1
+        Threads of the BLAS library's matrix products during training (threadpoolctl sets them
+        for the call and puts them back after). One by default: a dense network's products are
+        too small to gain much from more, and on a busy machine more threads wait for each other
+        (``docs/performance.md``). None leaves the library's own setting. The same seed gives the
+        same weights at the same thread count; another count may change the last bits.
 
     Returns
     -------
@@ -152,6 +160,7 @@ def fit(
         In distributed training, when another rank stopped answering.
     """
     parallel = distributed is not False and distributed is not None
+    threads = check_threads(threads)
     X, y = _check_data(X, y, "X", "y", allow_empty=parallel)
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a Loss such as hg.CrossEntropyLoss(), got {describe(loss)}")
@@ -215,7 +224,7 @@ def fit(
     gather = BatchGatherer(X, batch_size, dtype)
 
     try:
-        with model.mode(training=True):
+        with model.mode(training=True), blas_threads(threads, refresh=True):
             _notify(run.callbacks, "on_train_begin", run)
             _train(
                 run, start_epoch, gather, y, train_idx, shuffle, metric_objs, validation,
@@ -324,12 +333,15 @@ def evaluate(
     loss: Loss,
     metrics: str | Sequence[str | Metric] | None = "auto",
     batch_size: int | None = None,
+    threads: int | None = DEFAULT_THREADS,
 ) -> dict[str, float]:
     """The mean loss and the metrics of ``model`` on ``(X, y)``, in evaluation mode.
 
     Returns ``{"loss": …, "accuracy": …}`` (the metrics as in :func:`fit`). ``batch_size``, the
     rows per forward pass, defaults to at most 1024, fewer when the network's arrays are large.
+    ``threads``: the BLAS threads, as in :func:`fit`.
     """
+    threads = check_threads(threads)
     X, y = _check_data(X, y, "X", "y")
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a Loss such as hg.CrossEntropyLoss(), got {describe(loss)}")
@@ -339,7 +351,7 @@ def evaluate(
     metric_objs = make_metrics(metrics, loss)
     check_metric_targets(metric_objs, loss, y)
     try:
-        with model.mode(training=False), _out_of_range("X", model.dtype):
+        with model.mode(training=False), _out_of_range("X", model.dtype), blas_threads(threads):
             scores = _evaluate(model, X, y, loss, metric_objs, batch_size)
     finally:
         model.release()

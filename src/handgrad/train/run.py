@@ -20,10 +20,20 @@ from typing import Any
 
 import numpy as np
 
+from .. import _html
 from ..nn.layer import Layer
 from ..nn.losses import Loss
 from ..optim.optimizer import Optimizer
+from .figures import learning_curves_figure
 from .metrics import Metric
+
+
+def _cell(key: str, value: float) -> str:
+    if key == "time":
+        return f"{value:.2f}s"
+    if key == "lr":
+        return f"{value:.3g}"
+    return f"{value:.4f}"
 
 
 class Callback:
@@ -101,6 +111,31 @@ class History(Callback):
     def __repr__(self) -> str:
         last = {k: round(v[-1], 6) for k, v in self.history.items()}
         return f"History(epochs={len(self.epochs)}, last={last})"
+
+    def _table(self) -> tuple[list[str], list[list[str]]]:
+        keys = list(self.history)
+        rows = [
+            [str(epoch + 1), *(_cell(key, self.history[key][k]) for key in keys)]
+            for k, epoch in enumerate(self.epochs)
+        ]
+        return ["epoch", *keys], rows
+
+    def _repr_html_(self) -> str:
+        """Every epoch's figures as a table, for a notebook."""
+        head, rows = self._table()
+        body = f'<p class="hg-title">History, {len(self.epochs)} epochs</p>' + _html.table(
+            head, rows, numeric=range(len(head))
+        )
+        return _html.fragment("hg-history", body)
+
+    def _repr_markdown_(self) -> str:
+        head, rows = self._table()
+        return f"**History**, {len(self.epochs)} epochs\n\n" + _html.md_table(head, rows)
+
+    def plot(self, title: str | None = None):
+        """The learning curves (loss, and accuracy, R² or MAE) as a matplotlib figure, which a
+        notebook shows inline (see :mod:`handgrad.train.figures`)."""
+        return learning_curves_figure(self, title)
 
 
 @dataclass
