@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -107,7 +108,12 @@ def main() -> None:
             p.data[...] = rank
     group = hg.distributed.ProcessGroup(timeout=spec.get("timeout", 60))
     group.comm.Barrier()  # the ranks start fit together: a short timeout then covers the steps
-    history = model.fit(X[rows], y[rows], optimizer=optimizer, distributed=group, **options)
+    try:
+        history = model.fit(X[rows], y[rows], optimizer=optimizer, distributed=group, **options)
+    except Exception as exc:
+        # Each rank's own file: the ranks' tracebacks interleave on the shared stderr.
+        Path(f"{spec['out']}.{rank}.error").write_text(f"{type(exc).__name__}: {exc}")
+        raise
     arrays = {name: p.data for name, p in model.named_parameters()}
     arrays.update({name: a.data for name, a in model.named_state()})
     arrays.update({f"history.{k}": np.array(v) for k, v in history.history.items()})
