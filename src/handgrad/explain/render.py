@@ -33,6 +33,7 @@ from .entries import (
     _visible,
     elided_note,
     entries_text,
+    entry_terms,
     format_number,
     matrix_cells,
     shape_text,
@@ -51,14 +52,14 @@ def _phase(entries: Sequence[Entry], name: str) -> list[Entry]:
     return [e for e in entries if e.phase == name]
 
 
+_PREAMBLE = (
+    "Every number is the one handgrad computed in this step; each formula is shown with the "
+    "values it uses."
+)
 _PREAMBLE_HTML = (
     "Every number is the one handgrad computed in this step; each card shows the values its "
     "formula uses. Click (or focus) an element of a result to see how it was computed and which "
     "cells it came from."
-)
-_PREAMBLE = (
-    "Every number is the one handgrad computed in this step; a symbol's values are shown where it "
-    "first appears."
 )
 
 
@@ -70,13 +71,12 @@ def text_page(entries: Sequence[Entry], facts: Facts, diagnosis: Diagnosis, **op
         f"{key + ':':<8}{value}" if len(key) < 7 else f"{key}: {value}" for key, value in facts
     ]
     lines += [_PREAMBLE]
-    shown: set[str] = set()
     for phase, title in _TITLES.items():
         part = _phase(entries, phase)
         if not part:
             continue
         lines += ["", f"── {title} " + "─" * max(3, 60 - len(title)), ""]
-        lines += entries_text(part, opts, shown)
+        lines += entries_text(part, opts)
     lines += ["", "── Diagnosis " + "─" * 51, "", str(diagnosis)]
     return "\n".join(lines) + "\n"
 
@@ -109,7 +109,6 @@ def markdown_page(entries: Sequence[Entry], facts: Facts, diagnosis: Diagnosis, 
     out = ["# One training step, traced", "", "| | |", "|---|---|"]
     out += [f"| {key} | {_md(value)} |" for key, value in facts]
     out += ["", _md(_PREAMBLE)]
-    shown: set[str] = set()
     for phase, title in _TITLES.items():
         part = _phase(entries, phase)
         if not part:
@@ -123,13 +122,7 @@ def markdown_page(entries: Sequence[Entry], facts: Facts, diagnosis: Diagnosis, 
                 out += ["", f"### {_md(name)}"]
             out += ["", f"**{_md(e.words)}**", ""]
             out += [f"{_md_code(e.formula_text)} — {_md(shapes_line(e))}"]
-            values = []
-            for term in (*e.operands, e.result):
-                if term.symbol not in shown:
-                    shown.add(term.symbol)
-                    values.append(term_text(term, opts, ""))
-            if values:
-                out += ["", "```text", *values, "```"]
+            out += ["", "```text", *(term_text(t, opts, "") for t in entry_terms(e)), "```"]
             if e.worked is not None:
                 out += ["", f"*One element worked out, {_md(e.worked.element)}:*", ""]
                 out += ["```text", *worked_text(e.worked, opts, "")[1:], "```"]
@@ -447,11 +440,7 @@ def _entry_html(e: Entry, opts: RenderOptions, number: str, explained: dict) -> 
         f'<p class="shapes">{_esc(shapes_line(e))}</p>',
     ]
     terms = []
-    seen: set[str] = set()
-    for term in (*e.operands, e.result):
-        if term.symbol in seen:
-            continue
-        seen.add(term.symbol)
+    for term in entry_terms(e):
         is_result = term is e.result
         terms.append(_term_html(term, opts, is_result, clickable=is_result and bool(table)))
         if e.path is None and e.phase == "forward" and _is_image(term.value):
