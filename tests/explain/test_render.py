@@ -277,7 +277,13 @@ def test_an_image_input_is_drawn_and_precision_and_max_entries_are_options(rng):
     step = hg.trace(model, x, [0, 1], hg.CrossEntropyLoss())
     page = step.to_html()
     svgs = re.findall(r'<svg class="image".*?</svg>', page, re.S)
-    assert len(svgs) == 2 and svgs[0].count("<rect") == 36
+    # two samples, drawn on the input's card and on the two cards that use it (Flatten's
+    # forward and backward), each picture naming what the page's script needs to light pixels
+    assert len(svgs) == 6 and all(svg.count("<rect") == 36 for svg in svgs)
+    pictures = re.findall(r'<figure class="term picture" ([^>]*)>', page)
+    assert pictures == [f'data-sym="A0" data-sample="{k}" data-width="6" data-channels="1"'
+                        for k in (0, 1)] * 3  # fmt: skip
+    assert svgs[0].count('<rect data-p="2,3" x="48" y="32"') == 1
     # the darkest pixel is the largest value, the lightest the smallest
     assert 'x="0" y="0" width="16" height="16" fill="rgb(255,255,255)"' in svgs[0]
     assert 'x="48" y="32" width="16" height="16" fill="rgb(0,0,0)"' in svgs[0]
