@@ -56,12 +56,21 @@ def pages(tmp_path_factory):
     step = hg.trace(cnn, images, [5, 3], hg.CrossEntropyLoss(), lr=0.05)
     path = folder / "cnn.html"
     path.write_text(step.to_html(), encoding="utf-8")
+    valid = hg.Sequential([hg.Conv2D(1, 2, 3, rng=rng), hg.Flatten(), hg.Dense(72, 3, rng=rng)])
+    window = folder / "window.html"
+    step = hg.trace(valid, rng.random((2, 8, 8, 1)), [0, 2], hg.CrossEntropyLoss())
+    window.write_text(step.to_html(), encoding="utf-8")
     model, x, target = notebook.backprop_network()
     steps = folder / "steps.html"
     steps.write_text(
         hg.trace(model, x, target, hg.MSELoss(), lr=0.01, steps=3).to_html(), encoding="utf-8"
     )
-    return {"seed": seed.as_uri(), "cnn": path.as_uri(), "steps": steps.as_uri()}
+    return {
+        "seed": seed.as_uri(),
+        "cnn": path.as_uri(),
+        "window": window.as_uri(),
+        "steps": steps.as_uri(),
+    }
 
 
 def errors(driver) -> list[str]:
@@ -140,7 +149,56 @@ def test_a_convolutions_element_highlights_its_window(browser, pages):
     # (0, 0), (0, 1), (1, 0), (1, 1): columns 0, 1, 8 and 9 of the sample's 64; the page shows
     # columns 0-2 and 61-63 of the 64, so two of them are there to light up.
     assert {td.get_attribute("data-k") for td in highlighted} == {"0,0", "0,1"}
-    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.image")) == 2
+    # the drawing of sample 0 on the card lights all four pixels, the elided ones too
+    assert lit_pixels(card) == {(0, (0, 0)), (0, (0, 1)), (0, (1, 0)), (0, (1, 1))}
+    # the last element shown, Z1[1, 7, 7, 3]: the other corner of sample 1, the first cleared
+    card.find_element(By.CSS_SELECTOR, 'figure.result td[data-k="1,255"]').click()
+    assert box.find_element(By.CSS_SELECTOR, "code.what").text == "Z1[1, 7, 7, 3]"
+    assert lit_pixels(card) == {(1, (6, 6)), (1, (6, 7)), (1, (7, 6)), (1, (7, 7))}
+    # the input is drawn on its own card and on the two that use it, Z1's and dL/dW1's
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.image")) == 6
+    assert errors(browser) == []
+
+
+def lit_pixels(card) -> set[tuple[int, tuple[int, int]]]:
+    """The pixels highlighted on a card's drawings of A0, as (sample, (row, column))."""
+    from selenium.webdriver.common.by import By
+
+    out = set()
+    for fig in card.find_elements(By.CSS_SELECTOR, 'figure.picture[data-sym="A0"]'):
+        sample = int(fig.get_attribute("data-sample"))
+        for rect in fig.find_elements(By.CSS_SELECTOR, "rect.used"):
+            i, j = rect.get_attribute("data-p").split(",")
+            out.add((sample, (int(i), int(j))))
+    return out
+
+
+@pytest.mark.parametrize("column", [0, 1, 70, 71])
+def test_a_convolutions_window_lights_up_on_the_image_when_its_matrix_is_elided(
+    browser, pages, column
+):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1400, 900)
+    browser.get(pages["window"])
+    card = card_of(
+        browser, "Z1[n, i, j, f] = Σ_(a, b, c) A0[n, i + a, j + b, c] · W1[a, b, c, f] + b1[f]"
+    )
+    # Z1 (2, 6, 6, 2) is shown as (2, 72), elided past 16 columns; column 0 is Z1[0, 0, 0, 0]
+    # and column 71 is Z1[0, 5, 5, 1]. Each element's 3×3 window starts at its own (i, j).
+    i, j = divmod(column // 2, 6)
+    card.find_element(By.CSS_SELECTOR, f'figure.result td[data-k="0,{column}"]').click()
+    assert card.find_element(By.CSS_SELECTOR, "code.what").text == f"Z1[0, {i}, {j}, {column % 2}]"
+    window = {(0, (i + a, j + b)) for a in range(3) for b in range(3)}
+    assert lit_pixels(card) == window
+    # the matrix of A0 (2, 64) shows columns 0-2 and 61-63 only: at most 3 of the 9 pixels
+    shown = {
+        td.get_attribute("data-k")
+        for td in card.find_elements(By.CSS_SELECTOR, 'figure.matrix[data-sym="A0"] td.used')
+    }
+    assert shown == {f"0,{8 * r + c}" for _, (r, c) in window} & {
+        f"0,{k}" for k in (0, 1, 2, 61, 62, 63)
+    }
     assert errors(browser) == []
 
 
@@ -175,7 +233,7 @@ def test_the_slider_moves_between_steps(browser, pages):
 
 
 @pytest.mark.parametrize("width", [480, 1400])
-@pytest.mark.parametrize("page", ["seed", "cnn", "steps"])
+@pytest.mark.parametrize("page", ["seed", "cnn", "window", "steps"])
 def test_no_card_overflows_horizontally(browser, pages, page, width):
     browser.set_window_size(width, 900)
     browser.get(pages[page])

@@ -135,4 +135,8 @@ def test_the_cnn_notebook_draws_its_input_and_works_out_a_convolution(executed):
     lines = texts(cells[2])[0].splitlines()
     assert lines[0] == "Z1[0, 3, 3, 3] = Σ window ⊙ kernel + b1[3]"
     page = texts(cells[2], "text/html")[0]
-    assert page.count('<svg class="image"') == 1
+    # the one image, drawn on its own card and on the two that use it (Z1's and dL/dW1's),
+    # each picture ready for a click on an element to light its window's pixels
+    assert page.count('<svg class="image"') == 3
+    picture = '<figure class="term picture" data-sym="A0" data-sample="0" data-width="8"'
+    assert page.count(picture) == 3 and page.count('<rect data-p="7,7"') == 3

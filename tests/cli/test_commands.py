@@ -12,6 +12,7 @@ from helpers.cli import QUICK, one_line_error, read_csv, write_csv
 import handgrad as hg
 from handgrad.cli import main
 from handgrad.cli.data import Standardizer
+from handgrad.explain import notebook
 
 pytest.importorskip("safetensors")
 pytest.importorskip("matplotlib")
@@ -117,6 +118,43 @@ def test_trace_without_the_update(capsys):
     assert main(["trace", "--example", "seed", "--no-update"]) == 0
     out = capsys.readouterr().out
     assert "dL/dW1" in out and "← W" not in out
+
+
+def test_trace_of_several_steps(capsys, tmp_path):
+    assert main(["trace", "--example", "seed", "--steps", "3", "--lr", "0.01"]) == 0
+    out = capsys.readouterr().out
+    losses = hg.trace(*notebook.backprop_network(), hg.MSELoss(), lr=0.01, steps=3).losses
+    assert losses[0] == pytest.approx(19.14794925, abs=1e-8) and losses[2] < losses[1] < losses[0]
+    shown = ", ".join(format(v, ".6g") for v in losses)
+    assert f"steps:  3 consecutive steps, L = {shown}; step 1 shown" in out
+    assert out.startswith("The learner's notebook network: 3 training steps\n")
+    assert "W3 ← W3 − 0.01 · dL/dW3" in out and "[-0.007587851]" in out  # step 1 in full
+    page = tmp_path / "steps.html"
+    argv = ["trace", "--example", "seed", "--steps", "4", "--lr", "0.02", "--format", "html"]
+    assert main([*argv, "--out", str(page)]) == 0
+    html = page.read_text()
+    assert 'class="step-slider" min="1" max="4"' in html and html.count('<div class="step"') == 4
+    assert "θ ← θ − 0.02 · dL/dθ" in html
+
+
+def test_trace_of_several_steps_of_a_saved_model(animals_model, capsys):
+    argv = ["trace", str(animals_model), "--input", "0.5, 55, 1010", "--target", "cat"]
+    assert main([*argv, "--steps", "2"]) == 0
+    assert "steps:  2 consecutive steps, L = " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--steps", "0"], "argument --steps: expected an integer >= 1, got '0'"),
+        (["--steps", "two"], "argument --steps: expected an integer, got 'two'"),
+        (["--steps", "3", "--no-update"], "--steps 3 needs the update"),
+        (["--steps", "3", "--lr", "0"], "argument --lr: expected a number > 0, got '0'"),
+    ],
+)
+def test_trace_steps_errors(extra, message, capsys):
+    err = one_line_error(capsys, ["trace", "--example", "seed", *extra])
+    assert message in err
 
 
 @pytest.mark.parametrize(("fmt", "start"), [("md", "**"), ("html", "<!DOCTYPE html>")])

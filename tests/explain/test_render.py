@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import handgrad as hg
+from handgrad.explain.entries import RenderOptions, entry_terms, shapes_line, term_text
+from handgrad.explain.render import _md as _md_escape
 from handgrad.explain.trace import seed_trace
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "wbr", "source"}
@@ -69,10 +71,50 @@ def test_seed_trace_text_shows_the_notebooks_figures_aligned():
         assert f"── {title} ─" in text
 
 
-def test_a_symbols_values_are_shown_once():
-    text = seed_trace(lr=0.01).to_text()
-    assert len(re.findall(r"^ +A2 \(1, 2\) = ", text, re.M)) == 1  # shown once, named later
+def _entry_block(e, opts, indent):
+    """The lines an entry's formula is followed by: its shapes, then each operand and its
+    result, with their values."""
+    terms = "\n".join(term_text(t, opts, indent) for t in entry_terms(e))
+    return terms
+
+
+def test_every_entry_shows_the_values_its_formula_uses_in_text_and_markdown():
+    step = seed_trace(lr=0.01)
+    text, md = step.to_text(), step.to_markdown()
+    opts = RenderOptions.make()
+    for e in step.entries:
+        block = f"    {e.formula_text}\n    {shapes_line(e)}\n" + _entry_block(e, opts, "    ")
+        assert block in text, e.formula_text
+        fenced = f" — {_md_escape(shapes_line(e))}\n\n```text\n" + _entry_block(e, opts, "")
+        assert fenced + "\n```" in md, e.formula_text
+    # the dL/dW3 entry, a page further down than A2 and dL/dZ3 first appear, shows both
+    card = text.split("    dL/dW3 = A2ᵀ · dL/dZ3\n")[1].split("one element worked out")[0]
+    assert "    A2 (1, 2) = [[5.4552  6.4972]]\n    dL/dZ3 (1, 1) = [[6.188368]]\n" in card
+    assert len(re.findall(r"^ +A2 \(1, 2\) = ", text, re.M)) == 3  # Z3's, dL/dW3's and A2's own
     assert "shapes: A2 (1, 2), dL/dZ3 (1, 1) → dL/dW3 (2, 1)" in text
+
+
+def test_repeated_operands_keep_the_elision_and_precision_options():
+    rng = np.random.default_rng(1)
+    model = hg.Sequential([hg.Dense(17, 16, rng=rng)])
+    step = hg.trace(model, rng.standard_normal((3, 17)), np.zeros((3, 16)), hg.MSELoss())
+    A0 = step.phase("forward")[0].result.value
+    for render in (step.to_text, step.to_markdown):
+        # A0 (3, 17) is used by Z1 and by dL/dW1: elided past 16 columns in both
+        page = render()
+        elided = r"^ *A0 \(3, 17\), showing the first and last 3 of each long axis =$"
+        assert len(re.findall(elided, page, re.M)) == 3  # the input's own, Z1's and dL/dW1's
+        assert page.count("dL/dZ1 (3, 16) =") == 3  # 16 columns: never elided
+        whole = render(max_entries=17)
+        assert "showing the first" not in whole
+        assert whole.count(format(A0[0, 8], ".7g")) >= 3  # the middle column, in each entry
+        short = render(precision=3, max_entries=6)
+        assert short.count("dL/dZ1 (3, 16), showing the first and last 3 of each long axis") == 3
+        a0 = step.phase("forward")[0].result
+        a0_short = term_text(a0, RenderOptions.make(precision=3, max_entries=6), "")
+        assert format(A0[0, 0], ".3g") in a0_short and format(A0[0, 0], ".7g") not in a0_short
+        rows = a0_short.split("\n")[1:]  # the matrix, without the symbol's line
+        assert all(short.count(row.strip()) >= 3 for row in rows)
 
 
 def test_text_without_lr_says_there_is_no_update():
@@ -235,7 +277,13 @@ def test_an_image_input_is_drawn_and_precision_and_max_entries_are_options(rng):
     step = hg.trace(model, x, [0, 1], hg.CrossEntropyLoss())
     page = step.to_html()
     svgs = re.findall(r'<svg class="image".*?</svg>', page, re.S)
-    assert len(svgs) == 2 and svgs[0].count("<rect") == 36
+    # two samples, drawn on the input's card and on the two cards that use it (Flatten's
+    # forward and backward), each picture naming what the page's script needs to light pixels
+    assert len(svgs) == 6 and all(svg.count("<rect") == 36 for svg in svgs)
+    pictures = re.findall(r'<figure class="term picture" ([^>]*)>', page)
+    assert pictures == [f'data-sym="A0" data-sample="{k}" data-width="6" data-channels="1"'
+                        for k in (0, 1)] * 3  # fmt: skip
+    assert svgs[0].count('<rect data-p="2,3" x="48" y="32"') == 1
     # the darkest pixel is the largest value, the lightest the smallest
     assert 'x="0" y="0" width="16" height="16" fill="rgb(255,255,255)"' in svgs[0]
     assert 'x="48" y="32" width="16" height="16" fill="rgb(0,0,0)"' in svgs[0]

@@ -419,7 +419,8 @@ def _add_trace(commands) -> None:
         "trace",
         help="every formula of one training step, with its numbers",
         description="Trace one training step: the forward pass, the loss, every gradient and "
-        "one SGD update, each formula with the numbers handgrad computed. Either the notebook's "
+        "one SGD update, each formula with the numbers handgrad computed (--steps N: N "
+        "consecutive steps). Either the notebook's "
         "network (--example seed) or a saved MODEL on one row: --input gives its raw features "
         "as comma-separated numbers, or --data FILE --row N takes row N (from 1) of a CSV or NPZ "
         "file (--dataset NAME --row N: of a data set's test part). The row is standardised as "
@@ -444,6 +445,15 @@ def _add_trace(commands) -> None:
         "--lr", type=positive_float, default=0.01, help="learning rate of the traced update (0.01)"
     )
     p.add_argument("--no-update", action="store_true", help="stop the trace after the gradients")
+    p.add_argument(
+        "--steps",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="trace N consecutive SGD steps on the row, each from the weights the previous "
+        "update left (at --lr; not with --no-update); the HTML page shows their loss curve and a "
+        "slider, the text and Markdown their losses and the first step (1)",
+    )
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the dropout masks")
     p.add_argument("--format", choices=("text", "md", "html"), default="text")
     p.add_argument(

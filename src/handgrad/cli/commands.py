@@ -254,14 +254,21 @@ def trace(args: argparse.Namespace) -> int:
         args.out, "--out", {"MODEL": args.model, "--data": args.data}
     )
     lr = None if args.no_update else args.lr
+    if args.steps > 1 and lr is None:
+        raise ValueError(
+            f"--steps {args.steps} needs the update: each step starts from the weights the "
+            "previous one left; drop --no-update (the update uses --lr)"
+        )
     if args.example is not None:
         if args.model is not None:
             raise ValueError("give MODEL or --example seed, not both")
         for option in ("input", "data", "dataset", "target"):
             if getattr(args, option) is not None:
                 raise ValueError(f"--{option} is for a MODEL; --example seed has its own input")
-        step = seed_trace(lr=lr)
-        title = "The learner's notebook network: one training step"
+        step = seed_trace(lr=lr, steps=args.steps)
+        title = "The learner's notebook network: " + (
+            "one training step" if args.steps == 1 else f"{args.steps} training steps"
+        )
     else:
         if args.model is None:
             raise ValueError("give MODEL (a model file) or --example seed")
@@ -270,7 +277,7 @@ def trace(args: argparse.Namespace) -> int:
         for _, generator in model.generators():  # Dropout's masks, drawn from --seed
             generator.bit_generator.state = np.random.default_rng(args.seed).bit_generator.state
         X = card.standardizer.transform(x[None, :], model.dtype)
-        step = trace_step(model, X, target, make_loss(card.loss), lr=lr)
+        step = trace_step(model, X, target, make_loss(card.loss), lr=lr, steps=args.steps)
         title = f"{Path(args.model).name} on {where}, standardised as (x − mean) / scale"
     if args.max_entries < 6:
         raise ValueError(

@@ -6,7 +6,8 @@ evaluated) — and how their numbers print.
 * A matrix with more than ``max_rows`` rows or ``max_cols`` columns (16 each) is elided: its
   first and last
   ``edge`` rows (columns) are shown around ``⋮`` (``⋯``), and its shape is always written.
-* A symbol's values are printed where it first appears; later entries name it with its shape.
+* Each entry prints every value its formula uses, then its result (a symbol used twice in one
+  formula is printed once), so that an entry reads on its own.
 """
 
 from __future__ import annotations
@@ -250,7 +251,19 @@ def worked_text(w: WorkedElement, opts: RenderOptions, indent: str) -> list[str]
     return lines
 
 
-def entries_text(entries: Iterable[Entry], opts: RenderOptions, shown: set[str]) -> list[str]:
+def entry_terms(e: Entry) -> list[Term]:
+    """The arrays an entry shows: each operand its formula uses, then its result, each symbol
+    once."""
+    seen: set[str] = set()
+    terms = []
+    for term in (*e.operands, e.result):
+        if term.symbol not in seen:
+            seen.add(term.symbol)
+            terms.append(term)
+    return terms
+
+
+def entries_text(entries: Iterable[Entry], opts: RenderOptions) -> list[str]:
     lines: list[str] = []
     group = None
     for e in entries:
@@ -262,16 +275,12 @@ def entries_text(entries: Iterable[Entry], opts: RenderOptions, shown: set[str])
         lines += textwrap.wrap(e.words, 96, initial_indent="  ", subsequent_indent="  ")
         lines.append(f"    {e.formula_text}")
         lines.append(f"    {shapes_line(e)}")
-        for term in (*e.operands, e.result):
-            if term.symbol in shown:
-                continue
-            shown.add(term.symbol)
-            lines.append(term_text(term, opts, "    "))
+        lines += [term_text(term, opts, "    ") for term in entry_terms(e)]
         if e.worked is not None:
             lines += worked_text(e.worked, opts, "    ")
     return lines
 
 
 def render_entries_text(entries: Sequence[Entry], **options) -> str:
-    """Some entries of a trace as plain text, every value shown."""
-    return "\n".join(entries_text(entries, RenderOptions.make(**options), set()))
+    """Some entries of a trace as plain text, each with the values its formula uses."""
+    return "\n".join(entries_text(entries, RenderOptions.make(**options)))

@@ -33,6 +33,7 @@ from .entries import (
     _visible,
     elided_note,
     entries_text,
+    entry_terms,
     format_number,
     matrix_cells,
     shape_text,
@@ -51,14 +52,14 @@ def _phase(entries: Sequence[Entry], name: str) -> list[Entry]:
     return [e for e in entries if e.phase == name]
 
 
+_PREAMBLE = (
+    "Every number is the one handgrad computed in this step; each formula is shown with the "
+    "values it uses."
+)
 _PREAMBLE_HTML = (
     "Every number is the one handgrad computed in this step; each card shows the values its "
     "formula uses. Click (or focus) an element of a result to see how it was computed and which "
     "cells it came from."
-)
-_PREAMBLE = (
-    "Every number is the one handgrad computed in this step; a symbol's values are shown where it "
-    "first appears."
 )
 
 
@@ -70,13 +71,12 @@ def text_page(entries: Sequence[Entry], facts: Facts, diagnosis: Diagnosis, **op
         f"{key + ':':<8}{value}" if len(key) < 7 else f"{key}: {value}" for key, value in facts
     ]
     lines += [_PREAMBLE]
-    shown: set[str] = set()
     for phase, title in _TITLES.items():
         part = _phase(entries, phase)
         if not part:
             continue
         lines += ["", f"── {title} " + "─" * max(3, 60 - len(title)), ""]
-        lines += entries_text(part, opts, shown)
+        lines += entries_text(part, opts)
     lines += ["", "── Diagnosis " + "─" * 51, "", str(diagnosis)]
     return "\n".join(lines) + "\n"
 
@@ -109,7 +109,6 @@ def markdown_page(entries: Sequence[Entry], facts: Facts, diagnosis: Diagnosis, 
     out = ["# One training step, traced", "", "| | |", "|---|---|"]
     out += [f"| {key} | {_md(value)} |" for key, value in facts]
     out += ["", _md(_PREAMBLE)]
-    shown: set[str] = set()
     for phase, title in _TITLES.items():
         part = _phase(entries, phase)
         if not part:
@@ -123,13 +122,7 @@ def markdown_page(entries: Sequence[Entry], facts: Facts, diagnosis: Diagnosis, 
                 out += ["", f"### {_md(name)}"]
             out += ["", f"**{_md(e.words)}**", ""]
             out += [f"{_md_code(e.formula_text)} — {_md(shapes_line(e))}"]
-            values = []
-            for term in (*e.operands, e.result):
-                if term.symbol not in shown:
-                    shown.add(term.symbol)
-                    values.append(term_text(term, opts, ""))
-            if values:
-                out += ["", "```text", *values, "```"]
+            out += ["", "```text", *(term_text(t, opts, "") for t in entry_terms(e)), "```"]
             if e.worked is not None:
                 out += ["", f"*One element worked out, {_md(e.worked.element)}:*", ""]
                 out += ["```text", *worked_text(e.worked, opts, "")[1:], "```"]
@@ -201,6 +194,7 @@ _RULES = """
 & table.m td.used { background: var(--used); }
 & span.scalar { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 1.05em; }
 & svg.image { display: block; border: 1px solid var(--line); image-rendering: pixelated; }
+& svg.image rect.used { stroke: var(--accent); stroke-width: 2px; }
 & div.explain { margin-top: 8px; background: #fffbea; border: 1px solid var(--pick);
                 border-radius: 6px; padding: 6px 10px; }
 & div.explain[hidden] { display: none; }
@@ -242,15 +236,30 @@ _CSS = _scoped(_RULES)
 
 # The page's behaviour: clicking (or focusing, then Enter) an element of a matrix shows the
 # worked formula of that element, read from the page's JSON, and highlights the operand cells it
-# came from; the slider of a trace of several steps shows one step at a time. No network, no
-# library.
+# came from, in the matrices and as pixels of an image drawn on the card (a cell (r, c) of an
+# image's 2-D view is pixel (i, j) of sample r, c = (i·W + j)·C + channel); the slider of a
+# trace of several steps shows one step at a time. No network, no library.
 _SCRIPT = """
 (function () {
   var root = document.currentScript.closest(".hg-trace");
   var data = JSON.parse(root.querySelector("script.hg-explain").textContent);
   function clear(entry) {
-    entry.querySelectorAll("td.picked, td.used").forEach(function (td) {
-      td.classList.remove("picked", "used");
+    entry.querySelectorAll("td.picked, td.used, rect.used").forEach(function (cell) {
+      cell.classList.remove("picked", "used");
+    });
+  }
+  function pixels(entry, symbol, cells) {
+    var sel = 'figure.picture[data-sym="' + CSS.escape(symbol) + '"]';
+    entry.querySelectorAll(sel).forEach(function (fig) {
+      var sample = Number(fig.dataset.sample);
+      var width = Number(fig.dataset.width), channels = Number(fig.dataset.channels);
+      cells.forEach(function (rc) {
+        if (rc[0] !== sample) { return; }
+        var p = Math.floor(rc[1] / channels);
+        var at = Math.floor(p / width) + "," + (p % width);
+        var rect = fig.querySelector('rect[data-p="' + at + '"]');
+        if (rect) { rect.classList.add("used"); }
+      });
     });
   }
   function show(td) {
@@ -261,7 +270,8 @@ _SCRIPT = """
     clear(entry);
     td.classList.add("picked");
     w.grid.forEach(function (pair) {
-      var fig = entry.querySelector('figure.term[data-sym="' + CSS.escape(pair[0]) + '"]');
+      pixels(entry, pair[0], pair[1]);
+      var fig = entry.querySelector('figure.matrix[data-sym="' + CSS.escape(pair[0]) + '"]');
       if (!fig) { return; }
       pair[1].forEach(function (rc) {
         var cell = fig.querySelector('td[data-k="' + rc[0] + "," + rc[1] + '"]');
@@ -348,9 +358,11 @@ def _matrix_html(value: np.ndarray, opts: RenderOptions, clickable: bool = False
     return f'<table class="m">{"".join(rows)}</table>'
 
 
-def _image_svg(value: np.ndarray, samples: int = 4) -> str:
+def _image_svg(symbol: str, value: np.ndarray, samples: int = 4) -> str:
     """An input of images (batch, height, width, 1 or 3 channels) drawn as images, one per
-    sample (the first few), each pixel a square scaled to the image's own range."""
+    sample (the first few), each pixel a square scaled to the image's own range. Each picture
+    names its symbol, sample, width and channels, and each pixel its ``data-p="i,j"``, so that
+    the page's script can light the pixels a clicked element used."""
     a = np.asarray(value, dtype=np.float64)
     pictures = []
     for k in range(min(len(a), samples)):
@@ -367,11 +379,13 @@ def _image_svg(value: np.ndarray, samples: int = 4) -> str:
                 else:
                     r = g = b = round(255 * (1 - float(scaled[i, j, 0])))  # dark is high
                 rects.append(
-                    f'<rect x="{j * size}" y="{i * size}" width="{size}" height="{size}" '
-                    f'fill="rgb({r},{g},{b})"/>'
+                    f'<rect data-p="{i},{j}" x="{j * size}" y="{i * size}" width="{size}" '
+                    f'height="{size}" fill="rgb({r},{g},{b})"/>'
                 )
         pictures.append(
-            f'<figure class="term"><figcaption>sample {k} as an image</figcaption>'
+            f'<figure class="term picture" data-sym="{_esc(symbol)}" data-sample="{k}" '
+            f'data-width="{w}" data-channels="{channels}">'
+            f"<figcaption>{_esc(symbol)}, sample {k} as an image</figcaption>"
             f'<svg class="image" width="{w * size}" '
             f'height="{h * size}" viewBox="0 0 {w * size} {h * size}" role="img" '
             f'aria-label="sample {k}, {h}×{w}">{"".join(rects)}</svg></figure>'
@@ -393,7 +407,7 @@ def _term_html(term: Term, opts: RenderOptions, result: bool, clickable: bool = 
     caption = f'<span class="sym">{_esc(term.symbol)}</span>'
     if meta:
         caption += f' <span class="meta">{_esc(" · ".join(meta))}</span>'
-    cls = "term result" if result else "term"
+    cls = "term matrix result" if result else "term matrix"
     return (
         f'<figure class="{cls}" data-sym="{_esc(term.symbol)}"><figcaption>{caption}'
         f"</figcaption>{_matrix_html(term.value, opts, clickable)}</figure>"
@@ -433,9 +447,12 @@ def _explained(e: Entry, opts: RenderOptions) -> dict[str, dict]:
     return out
 
 
-def _entry_html(e: Entry, opts: RenderOptions, number: str, explained: dict) -> str:
+def _entry_html(
+    e: Entry, opts: RenderOptions, number: str, explained: dict, images: frozenset[str]
+) -> str:
     """One card: the formula, every operand it uses and its result (clickable where the layer
-    can work an element out), and the element the trace works out."""
+    can work an element out; an input of images, whose symbol is in ``images``, also drawn),
+    and the element the trace works out."""
     code_class = ' class="unknown"' if e.formula is None else ""
     table = _explained(e, opts)
     if table:
@@ -447,15 +464,11 @@ def _entry_html(e: Entry, opts: RenderOptions, number: str, explained: dict) -> 
         f'<p class="shapes">{_esc(shapes_line(e))}</p>',
     ]
     terms = []
-    seen: set[str] = set()
-    for term in (*e.operands, e.result):
-        if term.symbol in seen:
-            continue
-        seen.add(term.symbol)
+    for term in entry_terms(e):
         is_result = term is e.result
         terms.append(_term_html(term, opts, is_result, clickable=is_result and bool(table)))
-        if e.path is None and e.phase == "forward" and _is_image(term.value):
-            terms.append(_image_svg(term.value))
+        if term.symbol in images:
+            terms.append(_image_svg(term.symbol, term.value))
     parts.append(f'<div class="terms">{"".join(terms)}</div>')
     if table:
         parts.append(
@@ -530,6 +543,12 @@ def _step_html(
         f"<tr><th>{_esc(name)}</th><td>{_esc(value)}</td></tr>" for name, value in facts
     )
     parts = [f'<table class="summary">{summary}</table>']
+    # the input, when it is images, is drawn on its own card and on every card that uses it
+    images = frozenset(
+        e.result.symbol
+        for e in entries
+        if e.phase == "forward" and e.path is None and _is_image(e.result.value)
+    )
     number = 0
     for phase, heading in _TITLES.items():
         part = _phase(entries, phase)
@@ -547,7 +566,7 @@ def _step_html(
             path = "" if first.path is None else f'<span class="path">[{_esc(first.path)}]</span>'
             parts.append(f'<section class="layer"><h3>{path}{_esc(first.layer)}</h3>')
             for e in group:
-                parts.append(_entry_html(e, opts, f"{key}.{number}", explained))
+                parts.append(_entry_html(e, opts, f"{key}.{number}", explained, images))
                 number += 1
             parts.append("</section>")
         parts.append("</section>")

@@ -260,12 +260,13 @@ def trace(
     return dataclasses.replace(traces[0], later=tuple(traces[1:]))
 
 
-def seed_trace(lr: float | None = 0.01) -> Trace:
+def seed_trace(lr: float | None = 0.01, steps: int = 1) -> Trace:
     """The learner's notebook completed: its 3-layer back-propagation network
     (``handgrad.explain.notebook.backprop_network()``) traced on its input ``[1, 2, 3]`` and
-    target 1 with ``MSELoss`` (½(a − p)²), and, with ``lr``, one update."""
+    target 1 with ``MSELoss`` (½(a − p)²), and, with ``lr``, one update (``steps``
+    consecutive steps, as :func:`trace` records them)."""
     model, x, target = backprop_network()
-    return trace(model, x, target, MSELoss(), lr=lr)
+    return trace(model, x, target, MSELoss(), lr=lr, steps=steps)
 
 
 # Building the entries -------------------------------------------------------------------------
