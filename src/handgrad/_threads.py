@@ -2,17 +2,18 @@
 
 ``threads=1`` (the default of ``fit``, ``evaluate`` and ``predict``) runs every product on one
 thread; ``threads=N`` on N; ``threads=None`` leaves the library as it is (its own default, or
-``OPENBLAS_NUM_THREADS``). The setting holds for the call only: threadpoolctl limits the BLAS
-libraries loaded in the process on entry and puts their thread counts back on exit.
+``OPENBLAS_NUM_THREADS``). The setting holds for the call only: the BLAS libraries loaded in
+the process (found by threadpoolctl) are set on entry and get their thread counts back on exit.
 
 Why one thread by default. A dense network's products are small (128×784 by 784×256 at the
 benchmark's batch, a fraction of a millisecond). Split over two threads on an idle two-core
-machine they make an epoch faster (about 1.5× in the benchmark), but when another process keeps
-one of the cores busy the BLAS threads wait for each other at every product, and the README's
-Fashion-MNIST command took five times as long as at one thread (the figures are in
-``docs/performance.md``). The count is fixed, not chosen from the machine's load while training,
-because OpenBLAS sums a product in another order on another number of threads: a count that
-followed the load would make the same seed give other weights.
+machine they can make training faster (an epoch of the benchmark 1.56× on an AMD EPYC, the
+README's Fashion-MNIST command about 10 % on an Intel Xeon), but when another process keeps one
+of the cores busy the BLAS threads wait for each other at every product, and that command took
+1.7 to 5 times as long as at one thread (the figures are in ``docs/performance.md``). The count
+is fixed, not chosen from the machine's load while training, because OpenBLAS sums a product in
+another order on another number of threads: a count that followed the load would make the same
+seed give other weights.
 """
 
 from __future__ import annotations
