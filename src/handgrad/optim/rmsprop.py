@@ -47,7 +47,7 @@ class RMSprop(Optimizer):
         alpha = self.alpha
         g = self._with_weight_decay(w, g, self.weight_decay, state)
         v = self._buffer(state, "square_avg", w)
-        tmp = self._buffer(state, "scratch", w)
+        tmp = self._scratch(w.dtype, w.size)
         v *= dt(alpha)
         np.multiply(g, g, out=tmp)
         tmp *= dt(1 - alpha)

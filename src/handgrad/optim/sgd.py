@@ -54,7 +54,7 @@ class SGD(Optimizer):
                 b *= w.dtype.type(self.momentum)
                 b += g
             if self.nesterov:
-                step = self._buffer(state, "scratch", w)
+                step = self._scratch(w.dtype, w.size)
                 np.multiply(b, w.dtype.type(self.momentum), out=step)
                 step += g
                 g = step
